@@ -1,0 +1,39 @@
+#pragma once
+// Result<T>: a value or a tftp::errc, for functions that must not throw on bad input.
+// (std::expected is C++23; the core stays C++20 so that clang 14 builds it.)
+
+#include <cassert>
+#include <system_error>
+#include <utility>
+#include <variant>
+
+#include "tftp/error.hpp"
+
+namespace tftp {
+
+template <class T>
+class Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(errc error) : v_(std::in_place_index<1>, error) {}           // NOLINT(google-explicit-constructor)
+
+  bool has_value() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& value() & { assert(has_value()); return std::get<0>(v_); }
+  const T& value() const& { assert(has_value()); return std::get<0>(v_); }
+  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  // The error; errc{} (0) when there is a value.
+  errc error() const noexcept { return has_value() ? errc{} : std::get<1>(v_); }
+  std::error_code error_code() const noexcept { return has_value() ? std::error_code{} : make_error_code(error()); }
+
+ private:
+  std::variant<T, errc> v_;
+};
+
+}  // namespace tftp

@@ -1,0 +1,1 @@
+// Asio drivers live here.
