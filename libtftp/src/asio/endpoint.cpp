@@ -1,0 +1,2 @@
+// Placeholder so that tftp::asio has a translation unit until the drivers land.
+#include "tftp/codec.hpp"

@@ -1,1 +1,0 @@
-// Asio drivers live here.
