@@ -1,0 +1,208 @@
+#include "tftp/asio/root.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <system_error>
+
+namespace tftp::asio {
+
+ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+ScopedFd::~ScopedFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+bool is_control(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+Refusal refuse(std::string message) { return Refusal{ErrorCode::access_violation, std::move(message)}; }
+
+#ifdef SYS_openat2
+int sys_openat2(int dirfd, const char* path, int flags, std::uint64_t resolve) noexcept {
+  open_how how{};
+  how.flags = static_cast<unsigned>(flags);
+  how.resolve = resolve;
+  return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+#endif
+
+constexpr std::uint64_t beneath_flags = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+
+Resolver detect_resolver(int root_fd) noexcept {
+#ifdef SYS_openat2
+  // ENOSYS on kernels before 5.6; container seccomp filters may answer EPERM instead.
+  const int fd = sys_openat2(root_fd, ".", O_PATH | O_CLOEXEC, beneath_flags);
+  if (fd >= 0) {
+    ::close(fd);
+    return Resolver::openat2;
+  }
+#else
+  (void)root_fd;
+#endif
+  return Resolver::component_walk;
+}
+
+ScopedFd open_root(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open root directory " + path);
+  return ScopedFd(fd);
+}
+
+// The checked path split as "directory" (or ".") and leaf.
+std::pair<std::string, std::string> split_parent(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+}  // namespace
+
+std::variant<std::string, Refusal> check_name(std::string_view requested) {
+  if (requested.empty()) return refuse("empty file name");
+  if (requested.size() > max_name_length) return refuse("file name too long");
+  if (requested.front() == '/' || requested.front() == '\\') return refuse("absolute file names are refused");
+  std::string path;
+  path.reserve(requested.size());
+  std::size_t start = 0;
+  while (start <= requested.size()) {
+    std::size_t end = requested.find_first_of("/\\", start);
+    if (end == std::string_view::npos) end = requested.size();
+    const auto component = requested.substr(start, end - start);
+    start = end + 1;
+    if (component.empty() || component == ".") continue;
+    if (component == "..") return refuse("\"..\" is refused in file names");
+    if (component.size() > NAME_MAX) return refuse("file name component too long");
+    for (const char c : component) {
+      if (is_control(c)) return refuse("control characters in file name");
+    }
+    if (!path.empty()) path += '/';
+    path += component;
+  }
+  if (path.empty()) return refuse("file name names no file");
+  return path;
+}
+
+Refusal refusal_for_errno(int error) {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return Refusal{ErrorCode::file_not_found, "file not found"};
+    case EACCES:
+    case EPERM:
+      return refuse("permission denied");
+    case ELOOP:
+      return refuse("symbolic link refused");
+    case EXDEV:
+      return refuse("name leaves the served directory");
+    case ENAMETOOLONG:
+      return refuse("file name too long");
+    case ENOSPC:
+    case EDQUOT:
+      return Refusal{ErrorCode::disk_full, "disk full"};
+    default:
+      return Refusal{ErrorCode::not_defined, std::strerror(error)};
+  }
+}
+
+Root::Root(const std::string& path) : path_(path), root_(open_root(path)), resolver_(detect_resolver(root_.get())) {}
+
+Root::Root(const std::string& path, Resolver resolver) : path_(path), root_(open_root(path)), resolver_(resolver) {
+  if (resolver == Resolver::openat2 && detect_resolver(root_.get()) != Resolver::openat2) {
+    throw std::system_error(ENOSYS, std::generic_category(), "openat2 is not available");
+  }
+}
+
+ScopedFd Root::walk(const std::string& path, int flags, int& error) const {
+  ScopedFd current;
+  int dir = root_.get();
+  std::size_t start = 0;
+  for (;;) {
+    const auto slash = path.find('/', start);
+    const std::string component = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (slash == std::string::npos) {
+      const int fd = ::openat(dir, component.c_str(), flags | O_NOFOLLOW);
+      if (fd < 0) error = errno;
+      return ScopedFd(fd);
+    }
+    // O_PATH | O_NOFOLLOW hands back a symlink itself rather than failing, so that fstat can tell a
+    // refused symlink (ELOOP) from a plain file in the middle of the name (ENOTDIR).
+    const int fd = ::openat(dir, component.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      error = errno;
+      return ScopedFd();
+    }
+    ScopedFd next(fd);
+    struct stat st {};
+    if (::fstat(next.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      error = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+      return ScopedFd();
+    }
+    current = std::move(next);
+    dir = current.get();
+    start = slash + 1;
+  }
+}
+
+ScopedFd Root::open_beneath(const std::string& path, int flags, int& error) const {
+#ifdef SYS_openat2
+  if (resolver_ == Resolver::openat2) {
+    int fd = -1;
+    do {
+      fd = sys_openat2(root_.get(), path.c_str(), flags, beneath_flags);
+      // EAGAIN: a concurrent rename raced the lookup; the kernel asks for a retry.
+    } while (fd < 0 && errno == EAGAIN);
+    if (fd < 0) error = errno;
+    return ScopedFd(fd);
+  }
+#endif
+  return walk(path, flags, error);
+}
+
+std::variant<ScopedFd, Refusal> Root::open_for_read(std::string_view requested) const {
+  auto checked = check_name(requested);
+  if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
+  int error = 0;
+  ScopedFd fd = open_beneath(std::get<std::string>(checked), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, error);
+  if (!fd) return refusal_for_errno(error);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return refusal_for_errno(errno);
+  if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
+  return fd;
+}
+
+std::variant<UploadTarget, Refusal> Root::open_for_upload(std::string_view requested) const {
+  auto checked = check_name(requested);
+  if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
+  auto [parent, leaf] = split_parent(std::get<std::string>(checked));
+  int error = 0;
+  ScopedFd dir = open_beneath(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, error);
+  if (!dir) return refusal_for_errno(error);
+  struct stat st {};
+  if (::fstatat(dir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) return refusal_for_errno(errno);
+    return UploadTarget{std::move(dir), std::move(leaf), false};
+  }
+  if (S_ISLNK(st.st_mode)) return refuse("symbolic link refused");
+  if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
+  return UploadTarget{std::move(dir), std::move(leaf), true};
+}
+
+}  // namespace tftp::asio
