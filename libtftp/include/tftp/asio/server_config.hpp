@@ -1,0 +1,67 @@
+#pragma once
+// Everything tftp-server can be told, and the parsers for the command-line forms that are not plain
+// numbers. The parsers never throw: they answer nullopt for text they do not accept.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tftp/options.hpp"
+
+namespace tftp::asio {
+
+inline constexpr std::uint16_t default_server_port = 69;
+
+// "127.0.0.1:6969", "[::1]:6969", ":6969" (any address). host is empty for "any": the server then binds
+// [::] dual-stack, or 0.0.0.0 where the host has no IPv6. Hosts are numeric addresses; port 0 picks one.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = default_server_port;
+  friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
+};
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
+// "LO:HI", 1 <= LO <= HI <= 65535: the ports transfer sessions answer from.
+struct PortRange {
+  std::uint16_t low = 0;
+  std::uint16_t high = 0;
+  friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+std::optional<PortRange> parse_port_range(std::string_view text);
+
+// "4096", "512K", "10M", "2G", "1T" (binary multiples, either case, optional trailing "B" or "iB").
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+// Octal "022", "0027", "7": 0 to 0777.
+std::optional<unsigned> parse_umask(std::string_view text);
+
+enum class LogFormat { text, json };
+enum class Verbosity { quiet, normal, verbose };
+
+struct ServerConfig {
+  std::vector<ListenAddress> listen;  // empty: the sockets systemd passed (LISTEN_FDS), else port 69 on any
+  std::string root = ".";
+  bool allow_create = false;     // a WRQ may create a file (otherwise ERROR 2)
+  bool allow_overwrite = false;  // a WRQ may replace a file (otherwise ERROR 6)
+  // blksize/windowsize limits and max_upload (policy.max_upload) for negotiation.
+  ServerPolicy policy{.max_block_size = tftp::max_block_size, .max_window_size = 64};
+  std::chrono::milliseconds timeout{1000};  // retransmission timeout unless the client negotiates one
+  unsigned retries = 5;                     // retransmissions of one packet before giving up
+  // How often the first DATA/OACK goes out again while the client has not answered anything: a spoofed
+  // request makes the server send at most 1 + initial_resends packets to the victim.
+  unsigned initial_resends = 2;
+  std::size_t max_sessions = 1000;
+  std::size_t max_sessions_per_client = 256;  // per client IP address
+  std::optional<PortRange> port_range;
+  std::optional<std::string> user;  // drop to this user after binding
+  unsigned umask = 022;
+  Verbosity verbosity = Verbosity::normal;
+  LogFormat log_format = LogFormat::text;
+  std::chrono::milliseconds grace{3000};  // after SIGINT/SIGTERM, how long running transfers may go on
+};
+
+}  // namespace tftp::asio

@@ -1,0 +1,82 @@
+#pragma once
+// The server's log: one line per finished transfer, a warning per refused request, notices, and with
+// -v a packet trace. Text lines read as "TIME LEVEL EVENT key=value ..."; with --log-format json every
+// line is one JSON object with the same keys. Strings from the network are escaped in both forms, so a
+// client cannot forge a log line. Lines go to a sink (stderr by default; tests capture them).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tftp/asio/server_config.hpp"
+#include "tftp/options.hpp"
+
+namespace tftp::asio {
+
+enum class LogLevel { debug, info, warning, error };
+
+// A log event: a name and its fields, in order. Numbers are kept apart from strings so that JSON gets them
+// unquoted.
+struct LogField {
+  std::string key;
+  std::string value;
+  bool number = false;
+};
+
+struct LogEvent {
+  LogLevel level = LogLevel::info;
+  std::string event;
+  std::vector<LogField> fields;
+
+  LogEvent& add(std::string key, std::string value) {
+    fields.push_back({std::move(key), std::move(value), false});
+    return *this;
+  }
+  LogEvent& add_number(std::string key, std::string value) {
+    fields.push_back({std::move(key), std::move(value), true});
+    return *this;
+  }
+};
+
+// How a finished transfer is logged.
+struct TransferRecord {
+  std::string client;  // "ADDR:PORT" / "[ADDR]:PORT"
+  std::string file;
+  Direction direction = Direction::read;
+  std::uint64_t bytes = 0;
+  std::chrono::nanoseconds elapsed{0};
+  std::uint16_t block_size = 512;
+  std::uint16_t window_size = 1;
+  std::string result;  // "ok" or why it failed
+  bool ok = false;
+};
+
+LogEvent transfer_event(const TransferRecord& record);
+
+// One line, without the newline. time is written as UTC with milliseconds.
+std::string format_log_line(const LogEvent& event, LogFormat format, std::chrono::system_clock::time_point time);
+
+// Escapes for a double-quoted JSON string; also used for text values: quotes, backslash, control bytes,
+// and bytes >= 0x80 (as \u00XX, so that the output is ASCII whatever the client sent).
+std::string escape_string(std::string_view text);
+
+class ServerLog {
+ public:
+  using Sink = std::function<void(std::string_view line)>;
+
+  ServerLog(LogFormat format, Verbosity verbosity, Sink sink = {});
+
+  bool tracing() const noexcept { return verbosity_ == Verbosity::verbose; }
+  void write(const LogEvent& event);
+
+ private:
+  LogFormat format_;
+  Verbosity verbosity_;
+  Sink sink_;
+};
+
+}  // namespace tftp::asio

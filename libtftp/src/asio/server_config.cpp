@@ -1,0 +1,91 @@
+#include "tftp/asio/server_config.hpp"
+
+#include <limits>
+
+#include "tftp/codec.hpp"
+
+namespace tftp::asio {
+
+namespace {
+
+std::optional<std::uint16_t> parse_port(std::string_view text, std::uint16_t min) {
+  if (text.size() > 5) return std::nullopt;
+  const auto value = parse_decimal(text);
+  if (!value || *value > 65535 || *value < min) return std::nullopt;
+  return static_cast<std::uint16_t>(*value);
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) { return option_name_equals(a, b); }
+
+}  // namespace
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = text.substr(1, close - 1);
+    if (host.empty()) return std::nullopt;
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    // A bare IPv6 address has colons of its own: it must come in brackets.
+    if (host.find(':') != std::string_view::npos) return std::nullopt;
+    port = text.substr(colon + 1);
+  }
+  const auto number = parse_port(port, 0);
+  if (!number) return std::nullopt;
+  return ListenAddress{std::string(host), *number};
+}
+
+std::optional<PortRange> parse_port_range(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const auto low = parse_port(text.substr(0, colon), 1);
+  const auto high = parse_port(text.substr(colon + 1), 1);
+  if (!low || !high || *low > *high) return std::nullopt;
+  return PortRange{*low, *high};
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const auto number = parse_decimal(text.substr(0, digits));
+  if (!number) return std::nullopt;
+  auto suffix = text.substr(digits);
+  if (suffix.size() >= 2 && equals_ignoring_case(suffix.substr(suffix.size() - 2), "ib")) {
+    suffix.remove_suffix(2);
+    if (suffix.empty()) return std::nullopt;  // "5iB"
+  } else if (!suffix.empty() && (suffix.back() == 'b' || suffix.back() == 'B')) {
+    suffix.remove_suffix(1);
+  }
+  unsigned shift = 0;
+  if (suffix.size() > 1) return std::nullopt;
+  if (suffix.size() == 1) {
+    switch (suffix.front()) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: return std::nullopt;
+    }
+  }
+  if (*number > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
+  return *number << shift;
+}
+
+std::optional<unsigned> parse_umask(std::string_view text) {
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  unsigned value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '7') return std::nullopt;
+    value = value * 8 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 0777) return std::nullopt;
+  return value;
+}
+
+}  // namespace tftp::asio

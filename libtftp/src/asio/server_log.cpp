@@ -1,0 +1,118 @@
+#include "tftp/asio/server_log.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace tftp::asio {
+
+namespace {
+
+std::string_view level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warning: return "warning";
+    case LogLevel::error: return "error";
+  }
+  return "info";
+}
+
+std::string utc_time(std::chrono::system_clock::time_point time) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", std::chrono::floor<std::chrono::seconds>(time), ms);
+}
+
+bool needs_quotes(std::string_view value) {
+  if (value.empty()) return true;
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '"' || c == '\\' || c == '=') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string escape_string(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20 || u >= 0x7f) {
+          out += fmt::format("\\u{:04x}", u);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+LogEvent transfer_event(const TransferRecord& record) {
+  const double seconds = std::chrono::duration<double>(record.elapsed).count();
+  const double rate = seconds > 0 ? static_cast<double>(record.bytes) / seconds : 0.0;
+  LogEvent event{record.ok ? LogLevel::info : LogLevel::warning, "transfer", {}};
+  event.add("client", record.client)
+      .add("file", record.file)
+      .add("direction", record.direction == Direction::read ? "read" : "write")
+      .add_number("bytes", std::to_string(record.bytes))
+      .add_number("seconds", fmt::format("{:.3f}", seconds))
+      .add_number("bytes_per_second", fmt::format("{:.0f}", rate))
+      .add_number("blksize", std::to_string(record.block_size))
+      .add_number("windowsize", std::to_string(record.window_size))
+      .add("result", record.result);
+  return event;
+}
+
+std::string format_log_line(const LogEvent& event, LogFormat format, std::chrono::system_clock::time_point time) {
+  std::string line;
+  if (format == LogFormat::json) {
+    line = fmt::format(R"({{"time":"{}","level":"{}","event":"{}")", utc_time(time), level_name(event.level),
+                       escape_string(event.event));
+    for (const auto& field : event.fields) {
+      if (field.number) {
+        line += fmt::format(R"(,"{}":{})", escape_string(field.key), field.value);
+      } else {
+        line += fmt::format(R"(,"{}":"{}")", escape_string(field.key), escape_string(field.value));
+      }
+    }
+    line += '}';
+    return line;
+  }
+  line = fmt::format("{} {} {}", utc_time(time), level_name(event.level), event.event);
+  for (const auto& field : event.fields) {
+    if (!field.number && needs_quotes(field.value)) {
+      line += fmt::format(" {}=\"{}\"", field.key, escape_string(field.value));
+    } else {
+      line += fmt::format(" {}={}", field.key, field.value);
+    }
+  }
+  return line;
+}
+
+ServerLog::ServerLog(LogFormat format, Verbosity verbosity, Sink sink)
+    : format_(format), verbosity_(verbosity), sink_(std::move(sink)) {
+  if (!sink_) {
+    sink_ = [](std::string_view line) {
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fputc('\n', stderr);
+    };
+  }
+}
+
+void ServerLog::write(const LogEvent& event) {
+  if (event.level == LogLevel::debug && verbosity_ != Verbosity::verbose) return;
+  if (verbosity_ == Verbosity::quiet && event.level < LogLevel::warning) return;
+  sink_(format_log_line(event, format_, std::chrono::system_clock::now()));
+}
+
+}  // namespace tftp::asio
