@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/corpus/<target>/ in each target's input format.
+
+Run from anywhere: python3 fuzz/make_corpus.py. Seeds are rewritten; other files in the corpus
+directories (inputs that found bugs, named crash-* or regress-*) are left alone.
+"""
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+
+
+def u16(v):
+    return struct.pack(">H", v)
+
+
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def opts(*pairs):
+    return b"".join(n + b"\0" + v + b"\0" for n, v in pairs)
+
+
+def request(opcode, name, mode, *pairs):
+    return u16(opcode) + name + b"\0" + mode + b"\0" + opts(*pairs)
+
+
+def packet_seeds():
+    seeds = {
+        "rrq_octet": request(1, b"file.bin", b"octet"),
+        "rrq_netascii": request(1, b"dir/readme.txt", b"netascii"),
+        "rrq_mode_case": request(1, b"f", b"OcTeT"),
+        "rrq_all_options": request(1, b"pxelinux.0", b"octet", (b"blksize", b"1428"), (b"timeout", b"3"),
+                                   (b"tsize", b"0"), (b"windowsize", b"8")),
+        "rrq_option_case": request(1, b"f", b"octet", (b"BLKSIZE", b"65464"), (b"TSize", b"0")),
+        "rrq_unknown_option": request(1, b"f", b"octet", (b"multicast", b""), (b"x-vendor", b"any value")),
+        "rrq_padded": request(1, b"boot", b"octet", (b"blksize", b"512")) + b"\0" * 6,
+        "rrq_blksize_limits": request(1, b"f", b"octet", (b"blksize", b"8"), (b"windowsize", b"65535")),
+        "rrq_tsize_max": request(1, b"f", b"octet", (b"tsize", b"18446744073709551615")),
+        "wrq_octet": request(2, b"upload.bin", b"octet", (b"tsize", b"1048576")),
+        "wrq_netascii": request(2, b"notes.txt", b"NETASCII"),
+        "data_1": u16(3) + u16(1) + b"hello, world\n",
+        "data_empty": u16(3) + u16(2),
+        "data_wrap": u16(3) + u16(65535) + bytes(range(256)),
+        "ack_0": u16(4) + u16(0),
+        "ack_65535": u16(4) + u16(65535),
+        "error_padded": u16(5) + u16(0) + b"padded\0\0\0junk",
+        "error_unknown_code": u16(5) + u16(99) + b"\0",
+        "oack_all": u16(6) + opts((b"blksize", b"1428"), (b"timeout", b"3"), (b"tsize", b"4096"), (b"windowsize", b"8")),
+        "oack_tsize": u16(6) + opts((b"tsize", b"0")),
+        # Refused packets: the parser must say why, not crash.
+        "bad_truncated_mode": u16(1) + b"file\0oct",
+        "bad_opcode": u16(7) + b"\0",
+        "bad_mail": request(1, b"f", b"mail"),
+        "bad_duplicate": request(1, b"f", b"octet", (b"blksize", b"512"), (b"BlkSize", b"1024")),
+        "bad_value_sign": request(1, b"f", b"octet", (b"blksize", b"+512")),
+        "bad_value_overflow": request(1, b"f", b"octet", (b"tsize", b"18446744073709551616")),
+        "bad_empty_name": request(1, b"f", b"octet", (b"", b"1")),
+        "bad_too_large": request(1, b"f" * 520, b"octet"),
+        "bad_ack_long": u16(4) + u16(1) + b"\0",
+        "bad_oack_empty": u16(6),
+        "bad_padding_junk": request(1, b"f", b"octet") + b"\0\0x",
+    }
+    for code, message in enumerate([b"Not defined", b"File not found", b"Access violation", b"Disk full",
+                                    b"Illegal TFTP operation", b"Unknown transfer ID", b"File already exists",
+                                    b"No such user", b"Option negotiation failed"]):
+        seeds[f"error_{code}"] = u16(5) + u16(code) + message + b"\0"
+    return seeds
+
+
+def policy(max_block=65464, max_window=64, min_timeout=1, max_timeout=255, max_upload=None, write=False,
+           file_size=None):
+    out = u16(max_block) + u16(max_window) + bytes([min_timeout, max_timeout])
+    out += b"\1" + u64(max_upload) if max_upload is not None else b"\0"
+    out += b"\1" if write else b"\0"
+    out += b"\1" + u64(file_size) if file_size is not None else b"\0"
+    return out
+
+
+def client(block=None, window=None, timeout=None, tsize=None):
+    out = b""
+    out += b"\1" + u16(block) if block is not None else b"\0"
+    out += b"\1" + u16(window) if window is not None else b"\0"
+    out += b"\1" + bytes([timeout]) if timeout is not None else b"\0"
+    out += b"\1" + u64(tsize) if tsize is not None else b"\0"
+    return out
+
+
+def options_seeds():
+    all_opts = opts((b"blksize", b"1428"), (b"timeout", b"3"), (b"tsize", b"0"), (b"windowsize", b"8"))
+    requested = opts((b"blksize", b"1024"), (b"windowsize", b"4"), (b"timeout", b"2"), (b"tsize", b"0"))
+    return {
+        "client_all": b"\0" + policy(file_size=123456) + client(1428, 8, 3, 0),
+        "client_none": b"\0" + policy() + client(),
+        "client_capped": b"\0" + policy(max_block=1024, max_window=4, file_size=1) + client(65535, 65535, 1, 0),
+        "client_below_range": b"\0" + policy(max_block=2, max_window=0) + client(2, 0, 0),
+        "client_write_refused": b"\0" + policy(max_upload=1000, write=True) + client(512, None, None, 1001),
+        "client_timeout_outside": b"\0" + policy(min_timeout=5, max_timeout=10) + client(None, None, 3),
+        "request_all": b"\1" + policy(file_size=99) + all_opts,
+        "request_case": b"\1" + policy(file_size=0) + opts((b"BlkSize", b"65464"), (b"TSIZE", b"0")),
+        "request_edges": b"\1" + policy(max_block=8) + opts((b"blksize", b"7"), (b"windowsize", b"0"),
+                                                            (b"timeout", b"256"), (b"tsize", b"0")),
+        "request_unknown": b"\1" + policy() + opts((b"x-unknown", b"value"), (b"blksize", b"99999999999999999999")),
+        "request_write": b"\1" + policy(max_upload=10, write=True) + opts((b"tsize", b"10"), (b"blksize", b"1468")),
+        "request_no_size": b"\1" + policy() + opts((b"tsize", b"0")),
+        "oack_accepted": b"\2" + policy() + bytes([len(requested)]) + requested +
+                         opts((b"blksize", b"512"), (b"windowsize", b"4"), (b"timeout", b"2"), (b"tsize", b"77")),
+        "oack_too_big": b"\2" + policy() + bytes([len(requested)]) + requested + opts((b"blksize", b"2048")),
+        "oack_unrequested": b"\2" + policy() + bytes([len(requested)]) + requested + opts((b"x-extra", b"1")),
+        "oack_timeout_changed": b"\2" + policy() + bytes([len(requested)]) + requested + opts((b"timeout", b"3")),
+    }
+
+
+def netascii(blksize, chunks, text):
+    return u16(blksize - 1) + bytes(c - 1 for c in chunks) + text
+
+
+def netascii_seeds():
+    return {
+        "lines": netascii(512, [7, 64, 1, 200], b"first line\nsecond line\n\nlast line without newline"),
+        "crlf_at_block_end": netascii(4, [1, 2, 3, 4], b"abc\nab\r\n\n\n\r\r"),
+        "lone_cr_end": netascii(8, [3, 3, 3, 3], b"text\r"),
+        "cr_nul_wire": netascii(2, [1, 1, 1, 1], b"\r\0\r\n\rx\r\r\n\n\0"),
+        "binary": netascii(16, [5, 9, 13, 17], bytes(range(256))),
+        "tiny_blocks": netascii(1, [1, 1, 1, 1], b"\n\r\n\r"),
+        "empty": netascii(512, [1, 1, 1, 1], b""),
+        "exact_multiple": netascii(8, [8, 8, 8, 8], b"12345\n" + b"1234567\n"),
+    }
+
+
+def write(target, seeds):
+    directory = ROOT / target
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds.items():
+        (directory / name).write_bytes(data)
+
+
+def main():
+    write("packet", packet_seeds())
+    write("options", options_seeds())
+    write("netascii", netascii_seeds())
+
+
+if __name__ == "__main__":
+    main()
