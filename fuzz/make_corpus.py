@@ -129,6 +129,34 @@ def netascii_seeds():
     }
 
 
+def frame(max_payload, reads, drain_mask, stream):
+    return u16(max_payload) + bytes(r - 1 for r in reads) + bytes([drain_mask]) + stream
+
+
+def framed(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+def frame_seeds():
+    header = b'{"name":"report.pdf","size":12345}'
+    return {
+        "one_header": frame(65535, [256, 256, 256, 256], 0xFF, framed(header)),
+        "header_then_data": frame(4096, [3, 1, 7, 64], 0x55, framed(header) + framed(b"\0\1\2\3" * 8) + framed(b"")),
+        "sticky": frame(64, [255, 255, 255, 255], 0x00, framed(b"a") + framed(b"bc") + framed(b"") + framed(b"def")),
+        "split_header": frame(16, [1, 1, 2, 3], 0xAA, framed(b"0123456789abcdef") + b"\0\0"),
+        "too_long": frame(8, [5, 5, 5, 5], 0xFF, framed(b"ok") + struct.pack(">I", 9) + b"never read"),
+        "huge_length": frame(65535, [4, 4, 4, 4], 0x01, b"\xff\xff\xff\xff"),
+        "limit_zero": frame(0, [2, 2, 2, 2], 0xFF, framed(b"") + framed(b"") + framed(b"x")),
+        "truncated": frame(100, [10, 10, 10, 10], 0x0F, framed(b"whole") + struct.pack(">I", 50) + b"part"),
+        "header_escapes": frame(4096, [9, 9, 9, 9], 0xFF,
+                                framed(b' { "size" : 0 , "name" : "a\\u00e9\\ud83d\\ude00\\n\\/\\"b\\\\" } ')),
+        "header_bad": frame(4096, [200, 200, 200, 200], 0xFF,
+                            framed(b'{"name":"x","size":01}') + framed(b'{"name":"x","size":1,"name":"y"}') +
+                            framed(b'{"name":"\\ud800","size":1}') + framed(b'{"name":"x","size":9007199254740992}') +
+                            framed(b'{"name":"x","size":9007199254740991,"mode":"r"}') + framed(b'{"name":"\xc3(","size":1}')),
+    }
+
+
 def write(target, seeds):
     directory = ROOT / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -140,6 +168,7 @@ def main():
     write("packet", packet_seeds())
     write("options", options_seeds())
     write("netascii", netascii_seeds())
+    write("frame", frame_seeds())
 
 
 if __name__ == "__main__":
