@@ -1,0 +1,344 @@
+#pragma once
+// The sans-I/O transfer state machines (RFC 1350, RFC 1123 4.2.3, RFC 2347-2349, RFC 7440).
+//
+// Sender sends a file (server side of an RRQ, client side of a WRQ); Receiver receives one (server side of a
+// WRQ, client side of an RRQ). Both include the start of the transfer (request, OACK, ACK 0) so that one
+// retransmission logic covers every packet. They never read a clock, touch a socket or open a file: time is a
+// parameter, datagrams are bytes, file contents come from a BlockSource and go to a BlockSink. Transfer-ID
+// (source port) checks are the driver's job: the machines see only datagrams from the peer.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "tftp/codec.hpp"
+#include "tftp/error.hpp"
+#include "tftp/options.hpp"
+#include "tftp/packet.hpp"
+
+namespace tftp {
+
+using Clock = std::chrono::steady_clock;  // the machines take time points of this clock but never read it
+using TimePoint = Clock::time_point;
+using Duration = std::chrono::nanoseconds;
+
+// The buffer poll_transmit needs: the largest DATA packet. A smaller buffer works as long as it holds
+// 4 + the negotiated block size and the request/OACK; a datagram that does not fit fails the transfer
+// with errc::buffer_too_small.
+inline constexpr std::size_t transmit_buffer_size = max_packet_size;
+
+struct TransferConfig {
+  // Retransmission timeout before any round trip was measured (RFC 6298 suggests 1 s).
+  Duration initial_timeout = std::chrono::seconds(1);
+  // Bounds of the adaptive timeout; max_timeout also caps the exponential backoff.
+  Duration min_timeout = std::chrono::milliseconds(50);
+  Duration max_timeout = std::chrono::seconds(8);
+  // Retransmissions of one packet before giving up: a packet goes out at most 1 + max_retries times, and
+  // the timeout after the last one fails the transfer with errc::timed_out. Progress resets the count.
+  unsigned max_retries = 5;
+  // How long a Receiver lingers after its final ACK to re-ACK a retransmitted final DATA (RFC 1350 section 6);
+  // each such DATA starts the wait again. A sender whose backoff outgrows it after several lost final ACKs
+  // times out although the file arrived whole, so it is twice the longest timeout. A client may stop
+  // waiting earlier: its outcome is already completed while it dallies.
+  Duration dally = std::chrono::seconds(16);
+  // Measure round trips (RFC 6298 SRTT/RTTVAR, Karn's rule). Off: initial_timeout with backoff.
+  // A timeout negotiated with the "timeout" option (RFC 2349) is always used as is: no measurement, no backoff.
+  bool adaptive = true;
+};
+
+// ---- Block data ----------------------------------------------------------------------------------
+
+// What a BlockSource read gives: the number of bytes written, or an ERROR to send to the peer instead
+// (e.g. ERROR 0 "read failed"); the transfer then fails with errc::local_io_error.
+using BlockRead = std::variant<std::size_t, Error>;
+
+// The bytes of the file being sent, by block. Blocks are read at random: a retransmission reads a block
+// again, so an octet source preads at index * out.size(); a netascii source keeps encoder checkpoints.
+class BlockSource {
+ public:
+  virtual ~BlockSource() = default;
+  // Fills out (exactly block-size bytes) with block `index` (0-based: DATA 1 is index 0; 64-bit, it never
+  // wraps). Returns the bytes written: fewer than out.size() (possibly 0) only for the last block. Indices are
+  // never beyond the first short block. The bytes go straight into the datagram: no copy.
+  virtual BlockRead read_block(std::uint64_t index, std::span<std::byte> out) = 0;
+  // Blocks below `first_unacknowledged` are acknowledged and will not be read again (checkpoints may go).
+  virtual void release(std::uint64_t first_unacknowledged) { static_cast<void>(first_unacknowledged); }
+};
+
+// Where the received file goes. write_block is called exactly once per block, in order (index 0, 1, ...),
+// before that block is acknowledged; the last block is shorter than the block size (possibly empty).
+class BlockSink {
+ public:
+  virtual ~BlockSink() = default;
+  // An Error is sent to the peer (e.g. ERROR 3 "Disk full") and fails the transfer with errc::local_io_error.
+  virtual std::optional<Error> write_block(std::uint64_t index, std::span<const std::byte> bytes) = 0;
+  // Called once after the last block was written and before the final ACK: flush, close, report late errors
+  // (a netascii decoder's pending CR, a failed fsync) while the peer can still be told.
+  virtual std::optional<Error> finish() { return std::nullopt; }
+};
+
+// A source over bytes in memory (not copied: they must outlive the source).
+class MemorySource final : public BlockSource {
+ public:
+  explicit MemorySource(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  BlockRead read_block(std::uint64_t index, std::span<std::byte> out) override {
+    const std::uint64_t offset = index * out.size();
+    if (offset >= bytes_.size()) return std::size_t{0};
+    const std::size_t n = std::min<std::size_t>(out.size(), bytes_.size() - static_cast<std::size_t>(offset));
+    std::memcpy(out.data(), bytes_.data() + offset, n);
+    return n;
+  }
+
+ private:
+  std::span<const std::byte> bytes_;
+};
+
+// A sink that appends to a vector.
+class MemorySink final : public BlockSink {
+ public:
+  std::optional<Error> write_block(std::uint64_t, std::span<const std::byte> bytes) override {
+    bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+    return std::nullopt;
+  }
+  const std::vector<std::byte>& bytes() const noexcept { return bytes_; }
+
+ private:
+  std::vector<std::byte> bytes_;
+};
+
+// ---- Results -------------------------------------------------------------------------------------
+
+enum class TransferStatus { running, completed, failed };
+
+struct Outcome {
+  TransferStatus status = TransferStatus::running;
+  // Why it failed: timed_out, peer_error, protocol_violation, malformed_packet, option_not_requested /
+  // option_out_of_range (the OACK was refused with ERROR 8), local_io_error, aborted, buffer_too_small,
+  // or an encode error of the request. errc{} unless failed.
+  errc error{};
+  std::optional<Error> received;  // errc::peer_error: the ERROR the peer sent (code kept even outside 0-8)
+  std::optional<Error> sent;      // the ERROR this machine sent (or has queued) to the peer, if any
+
+  bool running() const noexcept { return status == TransferStatus::running; }
+  bool completed() const noexcept { return status == TransferStatus::completed; }
+  bool failed() const noexcept { return status == TransferStatus::failed; }
+};
+
+// For logs and tests. Sender: blocks/bytes are the distinct blocks sent; Receiver: those written to the sink.
+struct TransferCounters {
+  std::uint64_t datagrams_sent = 0;   // everything poll_transmit produced
+  std::uint64_t data_sent = 0;        // DATA packets, retransmissions included
+  std::uint64_t acks_sent = 0;        // ACK packets, re-ACKs included
+  std::uint64_t retransmissions = 0;  // datagrams sent again (timeout, go-back after a gap ACK, re-ACK)
+  std::uint64_t timeouts = 0;         // deadlines that expired
+  std::uint64_t duplicates = 0;       // duplicate ACKs ignored (Sender), duplicate DATA seen (Receiver)
+  std::uint64_t blocks = 0;
+  std::uint64_t bytes = 0;
+};
+
+namespace detail {
+
+struct TransferInput;
+
+// Retransmission timeout (RFC 6298 with Karn's rule), exponential backoff and the retry count.
+class RetransmitTimer {
+ public:
+  explicit RetransmitTimer(const TransferConfig& config);
+
+  void fix(Duration timeout);  // a negotiated timeout: no measurement, no backoff from now on
+  Duration timeout() const noexcept { return rto_; }
+
+  void arm(TimePoint now) noexcept { deadline_ = now + rto_; }
+  void arm_at(TimePoint at) noexcept { deadline_ = at; }
+  void disarm() noexcept { deadline_.reset(); }
+  std::optional<TimePoint> deadline() const noexcept { return deadline_; }
+  bool expired(TimePoint now) const noexcept { return deadline_ && now >= *deadline_; }
+
+  // A timeout: false when the retry limit is reached; otherwise counts a retry and backs off.
+  bool take_retry() noexcept;
+  void progress() noexcept;
+  unsigned retries() const noexcept { return retries_; }
+
+  // Round-trip measurement of one packet at a time. Only a packet sent once may be timed (Karn's rule).
+  void start_sample(TimePoint sent) noexcept {
+    if (!sample_start_) sample_start_ = sent;
+  }
+  void cancel_sample() noexcept { sample_start_.reset(); }
+  bool sampling() const noexcept { return sample_start_.has_value(); }
+  void finish_sample(TimePoint now) noexcept;
+
+ private:
+  void add_sample(Duration rtt) noexcept;
+
+  Duration min_;
+  Duration max_;
+  unsigned max_retries_;
+  bool adaptive_;
+  bool fixed_ = false;
+  Duration initial_;
+  Duration rto_;
+  std::optional<Duration> srtt_;
+  Duration rttvar_{};
+  std::optional<TimePoint> sample_start_;
+  std::optional<TimePoint> deadline_;
+  unsigned retries_ = 0;
+};
+
+}  // namespace detail
+
+// ---- Sender ---------------------------------------------------------------------------------------
+
+// Sends a file: the server side of an RRQ (OACK or DATA 1 first) or the client side of a WRQ (WRQ first).
+//
+// Call order, repeated until is_finished(): feed one input (on_datagram or on_timeout) with the current time,
+// then drain poll_transmit until it returns nullopt, then re-arm the one timer from next_deadline() (nullopt:
+// no timer). A datagram handed out by poll_transmit is "sent" at the time of the last input.
+//
+// With windowsize N it sends up to N blocks past the last acknowledged one, then waits. An ACK inside the
+// window moves the window there and sends from the block after it; an ACK of an older block is a duplicate and
+// ignored (the Sorcerer's Apprentice fix). A timeout resends from the first unacknowledged block. On the last
+// timeout it gives up silently (errc::timed_out): the peer is unreachable or gone, as tftp-hpa does.
+class Sender {
+ public:
+  // Server side of an RRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
+  // (errc::aborted). With an OACK: OACK, wait for ACK 0, then DATA 1. Without: DATA 1 at once.
+  static Sender serve_read(const ServerAnswer& answer, BlockSource& source, const TransferConfig& config,
+                           TimePoint now);
+  // Client side of a WRQ whose options come from make_request_options(). The reply is an OACK (checked with
+  // check_oack; refused with ERROR 8), ACK 0 (RFC 1350 defaults) or an ERROR.
+  static Sender client_write(Wrq request, BlockSource& source, const TransferConfig& config, TimePoint now);
+
+  void on_datagram(std::span<const std::byte> bytes, TimePoint now);
+  void on_timeout(TimePoint now);  // before next_deadline(): no-op
+  std::optional<std::size_t> poll_transmit(std::span<std::byte> out);
+  std::optional<TimePoint> next_deadline() const noexcept;
+
+  // Ends the transfer from this side: sends `error` and fails with errc::aborted.
+  void abort(Error error);
+
+  const Outcome& outcome() const noexcept { return outcome_; }
+  bool is_finished() const noexcept;  // nothing more to send or wait for: the driver may close
+  const Negotiated& negotiated() const noexcept { return negotiated_; }
+  const TransferCounters& counters() const noexcept { return counters_; }
+  Duration current_timeout() const noexcept { return timer_.timeout(); }
+
+ private:
+  enum class State { requesting, oack_sent, sending, completed, failed };
+
+  Sender(BlockSource& source, const TransferConfig& config, TimePoint now);
+  void step(const detail::TransferInput& input);
+  void end_on(const detail::TransferInput& input);
+  void start_data();
+  void handle_ack(std::uint16_t block);
+  bool retry();
+  void resend_control();
+  void go_back();
+  void fail(errc why, std::optional<Error> send);
+  void fail_by_peer(const Error& error);
+  std::optional<std::size_t> transmit_control(std::span<std::byte> out);
+  std::optional<std::size_t> transmit_block(std::span<std::byte> out);
+  void count_block(std::size_t size);
+  std::uint64_t send_end() const noexcept;
+
+  State state_;
+  BlockSource* source_;
+  TransferConfig config_;
+  detail::RetransmitTimer timer_;
+  TimePoint now_;
+  Negotiated negotiated_;
+  bool client_ = false;
+  Wrq request_;  // client: the WRQ to (re)send; its options are what check_oack compares with
+  Oack oack_;    // server: the OACK to (re)send
+  bool control_pending_ = false;  // the WRQ or OACK is due
+  bool control_resend_ = false;
+  bool error_pending_ = false;
+  std::uint64_t base_ = 0;                 // first unacknowledged block index
+  std::uint64_t next_ = 0;                 // next block index to transmit
+  std::uint64_t sent_end_ = 0;             // one past the highest block index ever sent
+  std::optional<std::uint64_t> last_;      // index of the final (short) block once read
+  std::optional<std::uint64_t> sampled_;   // block index whose round trip is being measured
+  Outcome outcome_;
+  TransferCounters counters_;
+};
+
+// ---- Receiver -------------------------------------------------------------------------------------
+
+// Receives a file: the server side of a WRQ (OACK or ACK 0 first) or the client side of an RRQ (RRQ first).
+//
+// Call order, repeated until is_finished(): feed one input (on_datagram or on_timeout) with the current time,
+// then drain poll_transmit until it returns nullopt, then re-arm the one timer from next_deadline() (nullopt:
+// no timer).
+//
+// It ACKs the last block of each window, and at once the last in-order block when a later block shows a gap.
+// A duplicate of the last acknowledged block is re-ACKed and not written again. A timeout re-sends the last
+// ACK. After the final ACK the outcome is completed but the machine dallies (config.dally) to re-ACK a
+// retransmitted final DATA; is_finished() turns true when the dally ends.
+class Receiver {
+ public:
+  // Server side of a WRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
+  // (errc::aborted). With an OACK: OACK, then DATA 1. Without: ACK 0, then DATA 1.
+  static Receiver serve_write(const ServerAnswer& answer, BlockSink& sink, const TransferConfig& config,
+                              TimePoint now);
+  // Client side of an RRQ whose options come from make_request_options(). The reply is an OACK (checked with
+  // check_oack; refused with ERROR 8; accepted with ACK 0), DATA 1 (the server ignored the options: RFC 1350
+  // defaults) or an ERROR.
+  static Receiver client_read(Rrq request, BlockSink& sink, const TransferConfig& config, TimePoint now);
+
+  void on_datagram(std::span<const std::byte> bytes, TimePoint now);
+  void on_timeout(TimePoint now);  // before next_deadline(): no-op
+  std::optional<std::size_t> poll_transmit(std::span<std::byte> out);
+  std::optional<TimePoint> next_deadline() const noexcept;
+
+  // Ends the transfer from this side: sends `error` and fails with errc::aborted.
+  void abort(Error error);
+
+  const Outcome& outcome() const noexcept { return outcome_; }
+  bool is_finished() const noexcept;  // false while dallying
+  bool is_dallying() const noexcept { return state_ == State::dallying; }
+  const Negotiated& negotiated() const noexcept { return negotiated_; }
+  const TransferCounters& counters() const noexcept { return counters_; }
+  Duration current_timeout() const noexcept { return timer_.timeout(); }
+
+ private:
+  enum class State { requesting, oack_sent, receiving, dallying, completed, failed };
+
+  Receiver(BlockSink& sink, const TransferConfig& config, TimePoint now);
+  void step(const detail::TransferInput& input);
+  void end_on(const detail::TransferInput& input);
+  void start_receiving(bool send_ack0);
+  void handle_data(std::uint16_t block, std::span<const std::byte> payload);
+  void deliver(std::span<const std::byte> payload);
+  bool retry();
+  void queue_ack(bool resend) noexcept;
+  void fail(errc why, std::optional<Error> send);
+  void fail_by_peer(const Error& error);
+  std::optional<std::size_t> transmit_control(std::span<std::byte> out);
+
+  State state_;
+  BlockSink* sink_;
+  TransferConfig config_;
+  detail::RetransmitTimer timer_;
+  TimePoint now_;
+  Negotiated negotiated_;
+  bool client_ = false;
+  Rrq request_;  // client: the RRQ to (re)send; its options are what check_oack compares with
+  Oack oack_;    // server: the OACK to (re)send
+  bool control_pending_ = false;
+  bool control_resend_ = false;
+  bool ack_pending_ = false;
+  bool ack_resend_ = false;
+  bool gap_acked_ = false;        // the current gap was already reported; stay quiet until progress
+  bool error_pending_ = false;
+  std::uint64_t next_ = 0;        // blocks written so far = index of the next expected block
+  std::uint64_t since_ack_ = 0;   // in-order blocks received since the last ACK was queued
+  Outcome outcome_;
+  TransferCounters counters_;
+};
+
+}  // namespace tftp

@@ -1,0 +1,173 @@
+#pragma once
+// A simulated link between a client machine and a server machine, on a virtual clock: every datagram
+// either machine transmits is delivered after a fixed one-way delay unless the drop rule says otherwise.
+// The server machine is made from the first request that reaches it (as the server's listening socket
+// would); later copies of the request are dropped there, as the server driver ignores a repeated request
+// from a running client. No sockets, no sleeping: a run of 70 000 blocks takes milliseconds.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "tftp/codec.hpp"
+#include "tftp/transfer.hpp"
+
+namespace tftp::sim {
+
+enum class Side { client, server };  // who sent a datagram
+
+struct Datagram {
+  Side from;
+  std::vector<std::byte> bytes;
+  TimePoint sent;
+};
+
+// Decides whether the n-th datagram (0-based, counted over both directions) is lost.
+using DropRule = std::function<bool(std::uint64_t n, const Datagram&)>;
+
+inline DropRule no_loss() {
+  return [](std::uint64_t, const Datagram&) { return false; };
+}
+
+// Loses each datagram with probability `rate`, from a fixed seed: the same run every time.
+inline DropRule random_loss(double rate, std::uint32_t seed) {
+  auto engine = std::make_shared<std::mt19937>(seed);
+  return [engine, rate](std::uint64_t, const Datagram&) {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(*engine) < rate;
+  };
+}
+
+inline std::uint16_t opcode_of(const Datagram& d) {
+  return d.bytes.size() >= 2 ? static_cast<std::uint16_t>(std::to_integer<unsigned>(d.bytes[1])) : 0;
+}
+
+inline std::uint16_t block_of(const Datagram& d) {
+  return static_cast<std::uint16_t>((std::to_integer<unsigned>(d.bytes[2]) << 8U) | std::to_integer<unsigned>(d.bytes[3]));
+}
+
+template <class ClientMachine, class ServerMachine>
+class Link {
+ public:
+  // Makes the server machine from the first request that arrives (bytes of an RRQ or WRQ).
+  using ServerFactory = std::function<ServerMachine(std::span<const std::byte> request, TimePoint now)>;
+
+  Link(ClientMachine& client, ServerFactory make_server, DropRule drop = no_loss(),
+       Duration delay = std::chrono::milliseconds(1))
+      : client_(client), make_server_(std::move(make_server)), drop_(std::move(drop)), delay_(delay) {}
+
+  // Runs until both machines are finished, nothing is left to happen, or max_events have been processed.
+  // Returns false when it stopped on max_events (a livelock).
+  bool run(std::uint64_t max_events = 10'000'000) {
+    drain();
+    for (std::uint64_t i = 0; i < max_events; ++i) {
+      if (client_.is_finished() && (!server_ || server_->is_finished())) return true;
+      if (!step()) return true;
+    }
+    return false;
+  }
+
+  ClientMachine& client() { return client_; }
+  std::optional<ServerMachine>& server() { return server_; }
+  TimePoint now() const { return now_; }
+  // Every datagram transmitted, lost or not, in order.
+  const std::vector<Datagram>& log() const { return log_; }
+  std::uint64_t lost() const { return lost_; }
+
+  // Transmitted datagrams from one side with one opcode.
+  std::size_t count(Side from, Opcode opcode) const {
+    return static_cast<std::size_t>(std::count_if(log_.begin(), log_.end(), [&](const Datagram& d) {
+      return d.from == from && opcode_of(d) == static_cast<std::uint16_t>(opcode);
+    }));
+  }
+
+ private:
+  struct InFlight {
+    TimePoint at;
+    Side to;
+    std::vector<std::byte> bytes;
+  };
+
+  template <class Machine>
+  void drain_one(Machine& machine, Side from) {
+    std::vector<std::byte> buffer(transmit_buffer_size);
+    while (const auto size = machine.poll_transmit(buffer)) {
+      Datagram datagram{from, std::vector<std::byte>(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*size)), now_};
+      const bool lost = drop_(log_.size(), datagram);
+      if (lost) {
+        ++lost_;
+      } else {
+        flight_.push_back({now_ + delay_, from == Side::client ? Side::server : Side::client, datagram.bytes});
+      }
+      log_.push_back(std::move(datagram));
+    }
+  }
+
+  void drain() {
+    drain_one(client_, Side::client);
+    if (server_) drain_one(*server_, Side::server);
+  }
+
+  // The next event: a delivery or a deadline, whichever is first (deliveries first on a tie).
+  bool step() {
+    std::optional<TimePoint> next;
+    const auto consider = [&next](std::optional<TimePoint> t) {
+      if (t && (!next || *t < *next)) next = t;
+    };
+    if (!flight_.empty()) consider(flight_.front().at);
+    consider(client_.next_deadline());
+    if (server_) consider(server_->next_deadline());
+    if (!next) return false;
+    now_ = std::max(now_, *next);
+    if (!flight_.empty() && flight_.front().at <= now_) {
+      InFlight packet = std::move(flight_.front());
+      flight_.pop_front();
+      deliver(packet);
+    } else {
+      client_.on_timeout(now_);
+      if (server_) server_->on_timeout(now_);
+    }
+    drain();
+    return true;
+  }
+
+  void deliver(const InFlight& packet) {
+    if (packet.to == Side::client) {
+      client_.on_datagram(packet.bytes, now_);
+      return;
+    }
+    const auto opcode = peek_opcode(packet.bytes);
+    const bool request = opcode == Opcode::rrq || opcode == Opcode::wrq;
+    if (!server_) {
+      if (request) server_.emplace(make_server_(packet.bytes, now_));
+      return;
+    }
+    if (!request) server_->on_datagram(packet.bytes, now_);
+  }
+
+  ClientMachine& client_;
+  std::optional<ServerMachine> server_;
+  ServerFactory make_server_;
+  DropRule drop_;
+  Duration delay_;
+  TimePoint now_{};
+  std::deque<InFlight> flight_;
+  std::vector<Datagram> log_;
+  std::uint64_t lost_ = 0;
+};
+
+// Bytes 0, 1, 2, ... 250, 0, 1, ...: a pattern that shows a shifted or repeated block.
+inline std::vector<std::byte> pattern(std::size_t size) {
+  std::vector<std::byte> bytes(size);
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::byte>(i % 251);
+  return bytes;
+}
+
+}  // namespace tftp::sim
