@@ -243,7 +243,10 @@ std::optional<std::size_t> Sender::transmit_block(std::span<std::byte> out) {
   const BlockRead read = source_->read_block(next_, out.subspan(header_size, block_size));
   if (const auto* error = std::get_if<Error>(&read)) {
     step(TransferInput{.kind = InputKind::local_failure, .error = error, .failure = errc::local_io_error});
-    return poll_transmit(out);
+    // The ERROR goes out in this same call, and the caller (poll_transmit) counts it once.
+    if (!error_pending_) return std::nullopt;
+    error_pending_ = false;
+    return detail::encode_error_fitting(*outcome_.sent, out);
   }
   const std::size_t size = std::min(std::get<std::size_t>(read), block_size);
   if (size < block_size) last_ = next_;
