@@ -1,0 +1,153 @@
+#pragma once
+// Files as the transfer machines see them: a FileSource reads blocks of an open file (octet: pread at the
+// block's offset; netascii: encoded on the fly, with a checkpoint per unacknowledged block so that a
+// retransmission reproduces the same bytes), and an AtomicFile + FileSink write a received file into a
+// temporary file beside its destination that is renamed into place only when the transfer completed.
+// Whatever fails, the destination is untouched and the temporary file is removed.
+//
+// POSIX only (pread, openat, renameat, linkat). No Asio here: the drivers call these from their handlers;
+// with regular files on a local disk a pread/pwrite does not block for long.
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "tftp/netascii.hpp"
+#include "tftp/packet.hpp"
+#include "tftp/transfer.hpp"
+
+namespace tftp::fileio {
+
+// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  int release() noexcept {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Reads a file by block for a Sender. Octet reads straight into the datagram at index * block size.
+// Netascii keeps, for every block from the first unacknowledged one on, the file offset and encoder state at
+// its start; release() drops the acknowledged ones, so memory is bounded by the window.
+class FileSource final : public BlockSource {
+ public:
+  FileSource(Fd file, Mode mode);
+
+  // The size to announce as tsize: the file size for octet, the encoded size for netascii when
+  // count_netascii was called (otherwise none: the wire size is unknown until the file was read once).
+  std::optional<std::uint64_t> tsize() const noexcept { return tsize_; }
+  // Reads the whole file once to learn its netascii size (a client put announces it; a server may).
+  std::error_code count_netascii();
+
+  BlockRead read_block(std::uint64_t index, std::span<std::byte> out) override;
+  void release(std::uint64_t first_unacknowledged) override;
+
+ private:
+  struct Checkpoint {
+    std::uint64_t offset = 0;  // file offset of the first byte not yet consumed
+    netascii::Encoder encoder;
+  };
+  BlockRead read_octet(std::uint64_t index, std::span<std::byte> out);
+  BlockRead read_netascii(std::uint64_t index, std::span<std::byte> out);
+
+  Fd file_;
+  Mode mode_;
+  std::optional<std::uint64_t> tsize_;
+  std::uint64_t first_checkpoint_ = 0;  // block index of checkpoints_.front()
+  std::deque<Checkpoint> checkpoints_;  // netascii: the start of blocks first_checkpoint_, +1, ...
+  std::vector<std::byte> scratch_;
+};
+
+// A file being received: a temporary file in the destination's directory ("." + name + ".XXXXXX", mode
+// 0600 until committed), renamed onto the destination by commit(). The destructor removes the
+// temporary file unless committed.
+class AtomicFile {
+ public:
+  struct Options {
+    bool overwrite = true;  // false: commit fails with EEXIST if the destination appeared meanwhile
+    mode_t mode = 0644;     // the permissions the committed file gets (before nothing: the umask is not applied)
+    bool sync = false;      // fsync the file before the rename (and the directory after)
+  };
+
+  // dir: an open directory (owned by the caller, kept open while this lives); name: a single path component.
+  static AtomicFile create(int dir, std::string name, Options options, std::error_code& ec);
+  // Convenience for a path (the client): opens the path's directory itself.
+  static AtomicFile create(const std::string& path, Options options, std::error_code& ec);
+
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  int fd() const noexcept { return file_.get(); }
+  const std::string& temp_name() const noexcept { return temp_; }
+  std::error_code write(std::span<const std::byte> bytes);  // appends, retrying short writes
+  std::error_code commit();
+  // Removes the temporary file now (also done by the destructor).
+  void discard() noexcept;
+
+ private:
+  AtomicFile() = default;
+
+  Fd owned_dir_;  // only for the path form
+  int dir_ = -1;
+  std::string name_;
+  std::string temp_;
+  Fd file_;
+  Options options_;
+  bool committed_ = false;
+};
+
+// Writes received blocks into an AtomicFile, decoding netascii, failing with ERROR 3 beyond `limit`
+// bytes (the server's --max-upload) or when the disk is full. finish() commits.
+class FileSink final : public BlockSink {
+ public:
+  FileSink(AtomicFile& file, Mode mode, std::optional<std::uint64_t> limit = std::nullopt);
+
+  std::optional<Error> write_block(std::uint64_t index, std::span<const std::byte> bytes) override;
+  std::optional<Error> finish() override;
+
+  std::uint64_t written() const noexcept { return written_; }
+  // The local error behind a failure (for logs), if any.
+  std::error_code failure() const noexcept { return failure_; }
+
+ private:
+  std::optional<Error> write(std::span<const std::byte> bytes);
+  std::optional<Error> io_error(std::error_code ec);
+
+  AtomicFile* file_;
+  Mode mode_;
+  std::optional<std::uint64_t> limit_;
+  netascii::Decoder decoder_;
+  std::vector<std::byte> decoded_;
+  std::uint64_t written_ = 0;
+  std::error_code failure_;
+};
+
+// ERROR 3 "Disk full or allocation exceeded" for ENOSPC/EDQUOT/EFBIG, ERROR 0 with the reason otherwise.
+Error error_for(std::error_code ec);
+
+}  // namespace tftp::fileio

@@ -1,0 +1,178 @@
+// FileSource, AtomicFile and FileSink on real files: block reads (octet and netascii, re-reads for
+// retransmissions), atomic commit, and that every failure leaves the destination untouched and no
+// temporary file behind.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "tftp/asio/file_io.hpp"
+
+namespace tftp::fileio {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileIoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/tftp-fileio-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void write(const std::string& name, const std::string& content) const {
+    std::ofstream(path(name), std::ios::binary) << content;
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(path(name), std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+  Fd open_read(const std::string& name) const { return Fd(::open(path(name).c_str(), O_RDONLY | O_CLOEXEC)); }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  fs::path dir_;
+};
+
+std::string text(std::span<const std::byte> bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
+
+std::span<const std::byte> bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+std::string read_block(FileSource& source, std::uint64_t index, std::size_t block_size) {
+  std::vector<std::byte> out(block_size);
+  const auto read = source.read_block(index, out);
+  EXPECT_TRUE(std::holds_alternative<std::size_t>(read));
+  return text(std::span(out).first(std::get<std::size_t>(read)));
+}
+
+TEST_F(FileIoTest, OctetSourceReadsBlocksAtTheirOffsets) {
+  write("f", "0123456789abcdefXYZ");
+  FileSource source(open_read("f"), Mode::octet);
+  EXPECT_EQ(source.tsize(), 19U);
+  EXPECT_EQ(read_block(source, 1, 8), "89abcdef");
+  EXPECT_EQ(read_block(source, 0, 8), "01234567");
+  EXPECT_EQ(read_block(source, 2, 8), "XYZ");
+  EXPECT_EQ(read_block(source, 3, 8), "");
+}
+
+TEST_F(FileIoTest, NetasciiSourceEncodesAndRereadsTheSameBytes) {
+  const std::string local = "line one\nline two\r\n\n\rend\r";
+  const std::string expected("line one\r\nline two\r\0\r\n\r\n\r\0end\r\0", 31);
+  write("t", local);
+  FileSource source(open_read("t"), Mode::netascii);
+  EXPECT_EQ(source.tsize(), std::nullopt);
+  ASSERT_FALSE(source.count_netascii());
+  EXPECT_EQ(source.tsize(), 31U);
+  std::string all;
+  for (std::uint64_t i = 0; i < 4; ++i) all += read_block(source, i, 8);
+  EXPECT_EQ(all, expected);
+  // A window goes back: blocks 1 and 2 again, byte for byte.
+  EXPECT_EQ(read_block(source, 1, 8), expected.substr(8, 8));
+  EXPECT_EQ(read_block(source, 2, 8), expected.substr(16, 8));
+  source.release(3);
+  EXPECT_EQ(read_block(source, 3, 8), expected.substr(24));
+  EXPECT_EQ(read_block(source, 4, 8), "");
+
+  // With 9-byte blocks block 1 starts between the CR and the LF of a pair; re-reading it starts there too.
+  FileSource split(open_read("t"), Mode::netascii);
+  EXPECT_EQ(read_block(split, 0, 9), "line one\r");
+  EXPECT_EQ(read_block(split, 1, 9), "\nline two");
+  EXPECT_EQ(read_block(split, 1, 9), "\nline two");
+  EXPECT_EQ(read_block(split, 2, 9), expected.substr(18, 9));
+}
+
+TEST_F(FileIoTest, CommitRenamesIntoPlace) {
+  write("dest", "old");
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_FALSE(file.write(bytes("new content")));
+  EXPECT_EQ(read("dest"), "old");  // untouched until the commit
+  EXPECT_EQ(entries().size(), 2U);
+  ASSERT_FALSE(file.commit());
+  EXPECT_EQ(read("dest"), "new content");
+  EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
+  EXPECT_EQ(fs::status(path("dest")).permissions(), fs::perms(0644));
+}
+
+TEST_F(FileIoTest, WithoutCommitNothingIsLeft) {
+  write("dest", "old");
+  {
+    std::error_code ec;
+    auto file = AtomicFile::create(path("dest"), {}, ec);
+    ASSERT_FALSE(ec);
+    ASSERT_FALSE(file.write(bytes("partial")));
+  }
+  EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
+  EXPECT_EQ(read("dest"), "old");
+  {
+    std::error_code ec;
+    auto file = AtomicFile::create(path("fresh"), {}, ec);
+    ASSERT_FALSE(ec);
+  }
+  EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
+}
+
+TEST_F(FileIoTest, NoOverwriteRefusesAnExistingName) {
+  write("dest", "old");
+  std::error_code ec;
+  auto refused = AtomicFile::create(path("dest"), {.overwrite = false}, ec);
+  EXPECT_EQ(ec, std::errc::file_exists);
+
+  auto racing = AtomicFile::create(path("new"), {.overwrite = false}, ec);
+  ASSERT_FALSE(ec);
+  write("new", "appeared meanwhile");
+  EXPECT_EQ(racing.commit(), std::errc::file_exists);
+  racing.discard();
+  EXPECT_EQ(read("new"), "appeared meanwhile");
+  EXPECT_EQ(entries(), (std::vector<std::string>{"dest", "new"}));
+}
+
+TEST_F(FileIoTest, SinkDecodesNetasciiAndCommitsOnFinish) {
+  std::error_code ec;
+  auto file = AtomicFile::create(path("t"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::netascii);
+  EXPECT_FALSE(sink.write_block(0, bytes(std::string("a\r\nb\r", 5))));
+  EXPECT_FALSE(sink.write_block(1, bytes(std::string("\0c\r", 3))));
+  EXPECT_FALSE(sink.finish());
+  EXPECT_EQ(read("t"), "a\nb\rc\r");
+  EXPECT_EQ(entries(), std::vector<std::string>{"t"});
+}
+
+TEST_F(FileIoTest, SinkBeyondTheLimitSendsError3AndLeavesNothing) {
+  write("dest", "old");
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::octet, 10);
+  EXPECT_FALSE(sink.write_block(0, bytes("12345678")));
+  const auto error = sink.write_block(1, bytes("901"));
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ErrorCode::disk_full);
+  EXPECT_EQ(sink.failure(), std::errc::file_too_large);
+  EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
+  EXPECT_EQ(read("dest"), "old");
+}
+
+TEST(ErrorFor, MapsErrnoToTftpCodes) {
+  EXPECT_EQ(error_for(std::make_error_code(std::errc::no_space_on_device)).code, ErrorCode::disk_full);
+  EXPECT_EQ(error_for(std::make_error_code(std::errc::permission_denied)).code, ErrorCode::access_violation);
+  EXPECT_EQ(error_for(std::make_error_code(std::errc::file_exists)).code, ErrorCode::file_exists);
+  EXPECT_EQ(error_for(std::make_error_code(std::errc::io_error)).code, ErrorCode::not_defined);
+}
+
+}  // namespace
+}  // namespace tftp::fileio
