@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +32,31 @@ struct Datagram {
 
 // Decides whether the n-th datagram (0-based, counted over both directions) is lost.
 using DropRule = std::function<bool(std::uint64_t n, const Datagram&)>;
+
+// What else the network does to a datagram that is not lost: how many extra copies arrive (duplication)
+// and how much later than the base delay each copy arrives (jitter, hence reordering).
+struct Mangling {
+  unsigned copies = 0;
+  Duration extra_delay{};
+};
+using MangleRule = std::function<Mangling(std::uint64_t n, const Datagram&)>;
+
+inline MangleRule clean() {
+  return [](std::uint64_t, const Datagram&) { return Mangling{}; };
+}
+
+// Duplicates each datagram with probability `duplicate_rate` and delays each by up to `jitter` more, from a
+// fixed seed: datagrams overtake each other.
+inline MangleRule duplicate_and_reorder(double duplicate_rate, Duration jitter, std::uint32_t seed) {
+  auto engine = std::make_shared<std::mt19937>(seed);
+  return [engine, duplicate_rate, jitter](std::uint64_t, const Datagram&) {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    Mangling m;
+    m.copies = unit(*engine) < duplicate_rate ? 1U : 0U;
+    m.extra_delay = std::chrono::duration_cast<Duration>(jitter * unit(*engine));
+    return m;
+  };
+}
 
 inline DropRule no_loss() {
   return [](std::uint64_t, const Datagram&) { return false; };
@@ -59,9 +84,13 @@ class Link {
   // Makes the server machine from the first request that arrives (bytes of an RRQ or WRQ).
   using ServerFactory = std::function<ServerMachine(std::span<const std::byte> request, TimePoint now)>;
 
-  Link(ClientMachine& client, ServerFactory make_server, DropRule drop = no_loss(),
+  Link(ClientMachine& client, ServerFactory make_server, DropRule drop = no_loss(), MangleRule mangle = clean(),
        Duration delay = std::chrono::milliseconds(1))
-      : client_(client), make_server_(std::move(make_server)), drop_(std::move(drop)), delay_(delay) {}
+      : client_(client),
+        make_server_(std::move(make_server)),
+        drop_(std::move(drop)),
+        mangle_(std::move(mangle)),
+        delay_(delay) {}
 
   // Runs until both machines are finished, nothing is left to happen, or max_events have been processed.
   // Returns false when it stopped on max_events (a livelock).
@@ -90,7 +119,6 @@ class Link {
 
  private:
   struct InFlight {
-    TimePoint at;
     Side to;
     std::vector<std::byte> bytes;
   };
@@ -104,7 +132,11 @@ class Link {
       if (lost) {
         ++lost_;
       } else {
-        flight_.push_back({now_ + delay_, from == Side::client ? Side::server : Side::client, datagram.bytes});
+        const Mangling m = mangle_(log_.size(), datagram);
+        const Side to = from == Side::client ? Side::server : Side::client;
+        for (unsigned copy = 0; copy <= m.copies; ++copy) {
+          flight_.emplace(now_ + delay_ + m.extra_delay * (copy + 1), InFlight{to, datagram.bytes});
+        }
       }
       log_.push_back(std::move(datagram));
     }
@@ -121,14 +153,14 @@ class Link {
     const auto consider = [&next](std::optional<TimePoint> t) {
       if (t && (!next || *t < *next)) next = t;
     };
-    if (!flight_.empty()) consider(flight_.front().at);
+    if (!flight_.empty()) consider(flight_.begin()->first);
     consider(client_.next_deadline());
     if (server_) consider(server_->next_deadline());
     if (!next) return false;
     now_ = std::max(now_, *next);
-    if (!flight_.empty() && flight_.front().at <= now_) {
-      InFlight packet = std::move(flight_.front());
-      flight_.pop_front();
+    if (!flight_.empty() && flight_.begin()->first <= now_) {
+      InFlight packet = std::move(flight_.begin()->second);
+      flight_.erase(flight_.begin());
       deliver(packet);
     } else {
       client_.on_timeout(now_);
@@ -156,18 +188,59 @@ class Link {
   std::optional<ServerMachine> server_;
   ServerFactory make_server_;
   DropRule drop_;
+  MangleRule mangle_;
   Duration delay_;
   TimePoint now_{};
-  std::deque<InFlight> flight_;
+  std::multimap<TimePoint, InFlight> flight_;  // by arrival time; equal times keep their sending order
   std::vector<Datagram> log_;
   std::uint64_t lost_ = 0;
 };
 
 // Bytes 0, 1, 2, ... 250, 0, 1, ...: a pattern that shows a shifted or repeated block.
+inline std::byte pattern_at(std::uint64_t offset) { return static_cast<std::byte>(offset % 251); }
+
 inline std::vector<std::byte> pattern(std::size_t size) {
   std::vector<std::byte> bytes(size);
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::byte>(i % 251);
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = pattern_at(i);
   return bytes;
 }
+
+// The pattern as a source of any size, generated block by block: a rollover-sized file without the memory.
+class PatternSource final : public BlockSource {
+ public:
+  explicit PatternSource(std::uint64_t size) : size_(size) {}
+  BlockRead read_block(std::uint64_t index, std::span<std::byte> out) override {
+    const std::uint64_t offset = index * out.size();
+    const std::size_t n = offset >= size_ ? 0 : static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset));
+    for (std::size_t i = 0; i < n; ++i) out[i] = pattern_at(offset + i);
+    return n;
+  }
+
+ private:
+  std::uint64_t size_;
+};
+
+// Checks every byte written against the pattern, in order, without keeping them.
+class PatternCheckSink final : public BlockSink {
+ public:
+  std::optional<Error> write_block(std::uint64_t index, std::span<const std::byte> bytes) override {
+    if (index != blocks_) ordered_ = false;
+    ++blocks_;
+    for (const std::byte b : bytes) {
+      if (b != pattern_at(size_)) ++mismatches_;
+      ++size_;
+    }
+    return std::nullopt;
+  }
+  std::uint64_t size() const { return size_; }
+  std::uint64_t mismatches() const { return mismatches_; }
+  bool ordered() const { return ordered_; }
+
+ private:
+  std::uint64_t size_ = 0;
+  std::uint64_t blocks_ = 0;
+  std::uint64_t mismatches_ = 0;
+  bool ordered_ = true;
+};
 
 }  // namespace tftp::sim
