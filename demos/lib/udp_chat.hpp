@@ -34,6 +34,8 @@ class UdpChat {
   void start();
   // Thread-safe. The line goes to the peer as one datagram.
   void send(std::string line);
+  // For an end that learns its peer after binding (the tests bind both ends to port 0 first).
+  void set_peer(const asio::ip::udp::endpoint& peer) { peer_ = peer; }
   void close();
 
  private:
