@@ -48,6 +48,8 @@ class ByteReader {
 
   std::span<const std::byte> rest() noexcept { return take(bytes_.size() - pos_); }
 
+  bool empty() const noexcept { return pos_ == bytes_.size(); }
+
  private:
   std::span<const std::uint8_t> bytes_;
   std::size_t pos_ = 0;

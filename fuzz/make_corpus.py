@@ -157,6 +157,119 @@ def frame_seeds():
     }
 
 
+def config(min_ms=10, spread_ms=1000, initial=64, retries=3, dally_ms=200, adaptive=True):
+    return bytes([min_ms - 1]) + u16(spread_ms) + bytes([initial, retries]) + u16(dally_ms - 1) + bytes([adaptive])
+
+
+def wanted(block=None, window=None, timeout=None, tsize=False):
+    present = (block is not None) | (window is not None) << 1 | (timeout is not None) << 2 | tsize << 3
+    out = bytes([present])
+    out += u16(block) if block is not None else b""
+    out += u16(window) if window is not None else b""
+    out += bytes([timeout]) if timeout is not None else b""
+    return out
+
+
+def server(max_block=65464, max_window=8, min_t=1, max_t=255, max_upload=None):
+    out = u16(max_block) + u16(max_window) + bytes([min_t, max_t])
+    return out + (b"\1" + u16(max_upload) if max_upload is not None else b"\0")
+
+
+NO_FAILURE = b"\0"
+
+
+def fail_at(index):
+    return bytes([0xF0 + index])
+
+
+# Adversary events (see adversary_events): the low nibble is the op, the high nibble milliseconds to wait.
+def ev_data(delta=0, kind=0, short=0):
+    return b"\x10" + bytes([delta & 0xFF, kind]) + (u16(short) if kind == 1 else b"")
+
+
+def ev_ack(delta=0):
+    return b"\x12" + bytes([delta & 0xFF])
+
+
+EV_TIMEOUT = b"\x08\x00"
+EV_EARLY = b"\x0b\x80"
+EV_ECHO = b"\x07"
+EV_REQUEST = b"\x0d"
+EV_ABORT = b"\x0c\x00"
+
+
+def ev_oack(max_block=1024, max_window=4):
+    return b"\x04" + u16(max_block) + bytes([max_window])
+
+
+def ev_error(code):
+    return b"\x05" + bytes([code])
+
+
+def ev_raw(data):
+    return b"\x06" + bytes([len(data)]) + data
+
+
+def adversary(role, size, options, policy, failure, events):
+    return bytes([role]) + config() + u16(size) + options + policy + failure + events
+
+
+def pair(kind, size, options, policy, failures, fates=b"", **cfg):
+    return bytes([kind]) + config(**cfg) + u16(size) + options + policy + failures + fates
+
+
+def transfer_seeds():
+    opts = wanted(block=64, window=4, timeout=None, tsize=True)
+    return {
+        # serve_read: OACK out, ACK 0, then ACKs of the windows; a duplicate ACK; timeouts.
+        "serve_read_windows": adversary(0, 600, opts, server(), NO_FAILURE,
+                                        ev_ack(-1) + ev_ack(4) + ev_ack(0) + ev_ack(0) + EV_EARLY + EV_TIMEOUT +
+                                        ev_ack(0) + ev_ack(0) + ev_ack(0)),
+        "serve_read_plain": adversary(0, 1024, wanted(), server(), NO_FAILURE,
+                                      ev_ack(0) + ev_ack(0) + ev_ack(0) + EV_TIMEOUT + ev_ack(0)),
+        "serve_read_error": adversary(0, 100, wanted(block=8), server(), NO_FAILURE, ev_ack(-1) + ev_error(2)),
+        "serve_read_read_fails": adversary(0, 2000, wanted(block=512, window=8), server(), fail_at(2),
+                                           ev_ack(-1) + ev_ack(0)),
+        "serve_read_reflected": adversary(0, 50, wanted(), server(), NO_FAILURE, EV_ECHO + EV_REQUEST + ev_raw(b"\0\4")),
+        # serve_write: OACK out, DATA in, a duplicate, a gap, the short end, then a repeated final DATA.
+        "serve_write_blocks": adversary(1, 0, opts, server(), NO_FAILURE,
+                                        ev_data() + ev_data() + ev_data(-1) + ev_data(2) + ev_data() +
+                                        ev_data(0, 1, 10) + ev_data(-1, 1, 10) + EV_TIMEOUT),
+        "serve_write_refused": adversary(1, 0, wanted(tsize=True), server(max_upload=10), NO_FAILURE, b""),
+        "serve_write_oversize": adversary(1, 0, wanted(block=16), server(), NO_FAILURE, ev_data(0, 3)),
+        "serve_write_disk_full": adversary(1, 0, wanted(), server(), fail_at(1), ev_data() + ev_data() + ev_data()),
+        # client_write: WRQ out, OACK or ACK 0 in, then ACKs.
+        "client_write_oack": adversary(2, 300, opts, server(), NO_FAILURE,
+                                       ev_oack() + ev_ack(0) + ev_ack(0) + EV_TIMEOUT + ev_ack(0) + ev_ack(0)),
+        "client_write_plain": adversary(2, 512, wanted(), server(), NO_FAILURE, ev_ack(0) + ev_ack(1) + ev_ack(0)),
+        "client_write_bad_oack": adversary(2, 10, wanted(block=512), server(), NO_FAILURE,
+                                           ev_raw(b"\0\6blksize\0" + b"9999\0")),
+        # client_read: RRQ out, OACK or DATA 1 in, then DATA.
+        "client_read_oack": adversary(3, 0, opts, server(), NO_FAILURE,
+                                      ev_oack() + ev_data() + ev_data() + ev_data(0, 1, 3) + EV_TIMEOUT + EV_TIMEOUT),
+        "client_read_plain": adversary(3, 0, wanted(), server(), NO_FAILURE,
+                                       ev_data() + ev_data(0, 2) + ev_data(-1, 2) + EV_TIMEOUT),
+        "client_read_error": adversary(3, 0, wanted(), server(), NO_FAILURE, ev_error(1)),
+        "client_read_abort": adversary(3, 0, wanted(), server(), NO_FAILURE, ev_data() + EV_ABORT),
+        # Pairs: fates per datagram (0xC0 lost, 0x30 duplicated, low nibble delay); past the end: no loss.
+        "pair_download_clean": pair(4, 1500, opts, server(), NO_FAILURE + NO_FAILURE),
+        "pair_download_lossy": pair(4, 700, wanted(block=32, window=8), server(), NO_FAILURE + NO_FAILURE,
+                                    bytes([0x00, 0xC0, 0x3F, 0x05, 0xC0, 0xC0, 0x31, 0x0F] * 12)),
+        "pair_download_oack_lost": pair(4, 64, wanted(block=64, tsize=True), server(), NO_FAILURE + NO_FAILURE,
+                                        b"\x00\xc0\xc0\x00"),
+        "pair_download_disk_full": pair(4, 900, wanted(block=128), server(), fail_at(3) + NO_FAILURE),
+        "pair_download_lockstep_slow": pair(4, 1024, wanted(), server(), NO_FAILURE + NO_FAILURE,
+                                            bytes([0x0F] * 16), min_ms=1, spread_ms=5, retries=1),
+        "pair_upload_clean": pair(5, 2048, wanted(block=256, window=2, tsize=True), server(), NO_FAILURE + NO_FAILURE),
+        "pair_upload_lossy": pair(5, 513, wanted(block=8, window=16), server(max_window=16), NO_FAILURE + NO_FAILURE,
+                                  bytes([0xC0, 0x00, 0x30, 0xC1, 0x02, 0x33] * 20)),
+        "pair_upload_refused": pair(5, 100, wanted(tsize=True), server(max_upload=99), NO_FAILURE + NO_FAILURE),
+        "pair_upload_read_fails": pair(5, 800, wanted(block=100), server(), fail_at(4) + NO_FAILURE),
+        "pair_upload_timeout_option": pair(5, 300, wanted(timeout=2), server(min_t=1, max_t=5), NO_FAILURE + NO_FAILURE,
+                                           b"\xc0\xc0\x00\xc0"),
+    }
+
+
 def write(target, seeds):
     directory = ROOT / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -169,6 +282,7 @@ def main():
     write("options", options_seeds())
     write("netascii", netascii_seeds())
     write("frame", frame_seeds())
+    write("transfer", transfer_seeds())
 
 
 if __name__ == "__main__":
