@@ -24,3 +24,7 @@ if(TFTP_BUILD_PROGRAMS)
   install(TARGETS tftp-server DESTINATION ${CMAKE_INSTALL_SBINDIR})
   install(TARGETS tftp-client DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
+
+if(TFTP_BUILD_PROGRAMS)
+  include(${CMAKE_CURRENT_LIST_DIR}/package.cmake)
+endif()

@@ -15,6 +15,8 @@ packages=(
   iproute2 iptables
   # tests and benchmarks
   python3 procps
+  # packaging: man pages, unit checks (systemd-analyze)
+  scdoc systemd dpkg-dev
 )
 
 sudo_cmd=()
