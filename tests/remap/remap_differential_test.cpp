@@ -1,0 +1,506 @@
+// Differential tests: the same rule file and the same request names through the real tftpd-hpa (in.tftpd -m)
+// and through RemapRules must give the same file or the same refusal.
+//
+// For each name a raw RRQ (or WRQ) goes to in.tftpd over loopback UDP. Every file in ROOT has distinct contents,
+// so the DATA that comes back says which file tftpd-hpa chose. The engine's name for the same request must be a
+// file with those contents; tftpd-hpa's ERROR 1 must be a name that is no file; its ERROR 2 must be a refusal
+// with the same message. in.tftpd runs chrooted to ROOT (-s), so "/a" and "a" both name ROOT/a.
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tftp/asio/remap.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using tftp::server::RemapContext;
+using tftp::server::RemapRules;
+using tftp::server::Refused;
+
+constexpr const char* in_tftpd = "/opt/tftp-peers/tftpd-hpa/usr/sbin/in.tftpd";
+constexpr int reply_timeout_ms = 3000;
+
+// What a TFTP server did with one request.
+struct Outcome {
+  enum class Kind { data, error, no_reply } kind = Kind::no_reply;
+  std::string data;  // DATA block 1 (every test file fits in one block); or "stored" after a WRQ
+  std::uint16_t error_code = 0;
+  std::string error_message;
+
+  std::string describe() const {
+    switch (kind) {
+      case Kind::data: return "DATA \"" + data + "\"";
+      case Kind::error: return "ERROR " + std::to_string(error_code) + " \"" + error_message + "\"";
+      case Kind::no_reply: return "no reply";
+    }
+    return {};
+  }
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "remap_diff_XXXXXX").string();
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_file(const fs::path& path, std::string_view contents, fs::perms perms = fs::perms(0644)) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << contents;
+  fs::permissions(path, perms);
+}
+
+std::optional<std::string> read_regular_file(const fs::path& path) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class UdpSocket {
+ public:
+  explicit UdpSocket(bool v6) : v6_(v6), fd_(::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_storage local = loopback(0);
+    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&local), length()) != 0) close_fd();
+  }
+  ~UdpSocket() { close_fd(); }
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+
+  std::uint16_t local_port() const {
+    sockaddr_storage local{};
+    socklen_t size = sizeof local;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &size);
+    return v6_ ? ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port)
+               : ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+  }
+
+  void send_to(std::string_view bytes, const sockaddr_storage& to) const {
+    ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), length());
+  }
+  void send_to_port(std::string_view bytes, std::uint16_t port) const { send_to(bytes, loopback(port)); }
+
+  // One datagram within timeout_ms, and who sent it; nullopt on timeout.
+  std::optional<std::string> receive(int timeout_ms, sockaddr_storage& from) const {
+    pollfd waiting{fd_, POLLIN, 0};
+    if (::poll(&waiting, 1, timeout_ms) != 1) return std::nullopt;
+    std::array<char, 2048> buffer{};
+    socklen_t size = sizeof from;
+    const ssize_t n = ::recvfrom(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &size);
+    if (n < 0) return std::nullopt;
+    return std::string(buffer.data(), static_cast<std::size_t>(n));
+  }
+
+ private:
+  sockaddr_storage loopback(std::uint16_t port) const {
+    sockaddr_storage address{};
+    if (v6_) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_addr = in6addr_loopback;
+      in6->sin6_port = htons(port);
+    } else {
+      auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+      in4->sin_family = AF_INET;
+      in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      in4->sin_port = htons(port);
+    }
+    return address;
+  }
+  socklen_t length() const { return v6_ ? sizeof(sockaddr_in6) : sizeof(sockaddr_in); }
+  void close_fd() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  bool v6_;
+  int fd_;
+};
+
+std::string request(std::uint16_t opcode, std::string_view name) {
+  std::string packet{static_cast<char>(opcode >> 8U), static_cast<char>(opcode & 0xFFU)};
+  packet.append(name);
+  packet.push_back('\0');
+  packet.append("octet");
+  packet.push_back('\0');
+  return packet;
+}
+
+std::uint16_t opcode_of(std::string_view packet) {
+  if (packet.size() < 4) return 0;
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(packet[0]) << 8U) | static_cast<unsigned char>(packet[1]));
+}
+
+std::uint16_t second_word(std::string_view packet) {
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(packet[2]) << 8U) | static_cast<unsigned char>(packet[3]));
+}
+
+Outcome error_outcome(std::string_view packet) {
+  Outcome outcome{Outcome::Kind::error, {}, second_word(packet), std::string(packet.substr(4))};
+  outcome.error_message = outcome.error_message.substr(0, outcome.error_message.find('\0'));
+  return outcome;
+}
+
+std::string block_packet(std::uint16_t opcode, std::uint16_t block, std::string_view payload = {}) {
+  std::string packet{static_cast<char>(opcode >> 8U), static_cast<char>(opcode & 0xFFU),
+                     static_cast<char>(block >> 8U), static_cast<char>(block & 0xFFU)};
+  packet.append(payload);
+  return packet;
+}
+
+// in.tftpd -L in its own process group; the group (server and its per-request workers) is killed on destruction.
+class TftpdHpa {
+ public:
+  TftpdHpa(const fs::path& rules, const fs::path& root, bool v6) : v6_(v6) {
+    {
+      UdpSocket probe(v6);
+      port_ = probe.ok() ? probe.local_port() : 0;
+    }
+    const std::string address = v6 ? "[::1]:" + std::to_string(port_) : "127.0.0.1:" + std::to_string(port_);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      const int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execl(in_tftpd, in_tftpd, "-L", "-a", address.c_str(), "-u", "root", "-m", rules.c_str(), "-s",
+              root.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    if (pid_ > 0) ::setpgid(pid_, pid_);
+  }
+  ~TftpdHpa() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  TftpdHpa(const TftpdHpa&) = delete;
+  TftpdHpa& operator=(const TftpdHpa&) = delete;
+
+  // True once the server answers a request; bounded by the number of probes, each a bounded receive.
+  bool wait_ready() const {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      UdpSocket socket(v6_);
+      socket.send_to_port(request(1, "__probe__"), port_);
+      sockaddr_storage from{};
+      if (const auto reply = socket.receive(200, from)) {
+        if (opcode_of(*reply) == 3) socket.send_to(block_packet(4, 1), from);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Exit status within timeout_ms (a bad rule file ends in.tftpd at start-up), nullopt while it runs.
+  std::optional<int> exit_status(int timeout_ms) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) return std::nullopt;
+    pollfd waiting{pidfd, POLLIN, 0};
+    const bool exited = ::poll(&waiting, 1, timeout_ms) == 1;
+    ::close(pidfd);
+    if (!exited) return std::nullopt;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  Outcome get(std::string_view name) const {
+    UdpSocket socket(v6_);
+    socket.send_to_port(request(1, name), port_);
+    sockaddr_storage worker{};
+    const auto reply = socket.receive(reply_timeout_ms, worker);
+    if (!reply) return {};
+    if (opcode_of(*reply) == 5) return error_outcome(*reply);
+    if (opcode_of(*reply) != 3 || second_word(*reply) != 1) return {};
+    socket.send_to(block_packet(4, 1), worker);  // the last block: lets the worker finish
+    return Outcome{Outcome::Kind::data, reply->substr(4)};
+  }
+
+  // A one-block upload; "stored" once the worker acknowledged the data.
+  Outcome put(std::string_view name, std::string_view contents) const {
+    UdpSocket socket(v6_);
+    socket.send_to_port(request(2, name), port_);
+    sockaddr_storage worker{};
+    auto reply = socket.receive(reply_timeout_ms, worker);
+    if (!reply) return {};
+    if (opcode_of(*reply) == 5) return error_outcome(*reply);
+    if (opcode_of(*reply) != 4 || second_word(*reply) != 0) return {};
+    socket.send_to(block_packet(3, 1, contents), worker);
+    reply = socket.receive(reply_timeout_ms, worker);
+    if (!reply || opcode_of(*reply) != 4 || second_word(*reply) != 1) return {};
+    return Outcome{Outcome::Kind::data, "stored"};
+  }
+
+ private:
+  bool v6_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// The file a mapped name opens under chrooted tftpd-hpa.
+fs::path beneath(const fs::path& root, const std::string& name) {
+  return root / std::string_view(name).substr(std::min(name.find_first_not_of('/'), name.size()));
+}
+
+// Runs one rule file through both and compares request by request.
+class Differential : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access(in_tftpd, X_OK) != 0) GTEST_SKIP() << "tftpd-hpa is not installed at " << in_tftpd << " (see PEERS.md)";
+    if (::geteuid() != 0) GTEST_SKIP() << "in.tftpd -s -u root needs root (chroot)";
+    ASSERT_FALSE(dir_.path().empty());
+    root_ = dir_.path() / "root";
+    rules_path_ = dir_.path() / "tftpd.remap";
+    write_file(root_ / "boot/x64/wdsnbp.com", "wdsnbp for x64");
+    write_file(root_ / "boot/bcd", "lower bcd");
+    write_file(root_ / "Boot/BCD", "upper BCD");
+    write_file(root_ / "pxelinux.0", "pxelinux");
+    write_file(root_ / "pxelinux.cfg/default", "shared default");
+    write_file(root_ / "127.0.0.1/pxelinux.cfg/default", "default for 127.0.0.1");
+    write_file(root_ / "7F000001/pxelinux.cfg/default", "default for 7F000001");
+    write_file(root_ / "secret/key", "secret key");
+    write_file(root_ / "public/key", "public key");
+    for (const char* name : {"x", "y", "z", "a", "b", "c", "d"}) write_file(root_ / name, std::string("file ") + name);
+  }
+
+  bool start(std::string_view rules, bool v6 = false) {
+    write_file(rules_path_, rules);
+    auto parsed = RemapRules::parse(rules, rules_path_.string());
+    if (const auto* error = std::get_if<tftp::server::RemapError>(&parsed)) {
+      ADD_FAILURE() << "engine rejects the rule file: " << error->to_string();
+      return false;
+    }
+    engine_.emplace(std::move(std::get<RemapRules>(parsed)));
+    server_.emplace(rules_path_, root_, v6);
+    v6_ = v6;
+    if (!server_->wait_ready()) {
+      ADD_FAILURE() << "in.tftpd did not answer on loopback";
+      return false;
+    }
+    return true;
+  }
+
+  RemapContext context(bool is_put) const {
+    return RemapContext{is_put, asio::ip::make_address(v6_ ? "::1" : "127.0.0.1")};
+  }
+
+  // Both agree on this RRQ; returns what tftpd-hpa did, for tests that also pin the answer down.
+  Outcome same_get(std::string_view name) {
+    const Outcome peer = server_->get(name);
+    expect_engine_agrees(name, peer, false);
+    return peer;
+  }
+
+  void expect_engine_agrees(std::string_view name, const Outcome& peer, bool is_put) {
+    const auto mapped = engine_->apply(name, context(is_put));
+    const std::string label = std::string(is_put ? "WRQ " : "RRQ ") + "\"" + std::string(name) + "\": tftpd-hpa gave " +
+                              peer.describe();
+    if (const auto* refused = std::get_if<Refused>(&mapped)) {
+      EXPECT_EQ(peer.kind, Outcome::Kind::error) << label << ", engine refused: " << refused->message;
+      EXPECT_EQ(peer.error_code, 2) << label;
+      EXPECT_EQ(peer.error_message, refused->message) << label;
+      return;
+    }
+    const std::string& name_out = std::get<std::string>(mapped);
+    const auto contents = read_regular_file(beneath(root_, name_out));
+    switch (peer.kind) {
+      case Outcome::Kind::data:
+        if (is_put) return;  // the caller compares the stored file
+        EXPECT_EQ(contents, std::optional<std::string>(peer.data)) << label << ", engine mapped to \"" << name_out << "\"";
+        break;
+      case Outcome::Kind::error:
+        EXPECT_EQ(peer.error_code, 1) << label << ", engine mapped to \"" << name_out << "\"";
+        EXPECT_FALSE(contents.has_value()) << label << ", engine mapped to existing \"" << name_out << "\"";
+        break;
+      case Outcome::Kind::no_reply:
+        ADD_FAILURE() << label << ", engine mapped to \"" << name_out << "\"";
+        break;
+    }
+  }
+
+  TempDir dir_;
+  fs::path root_;
+  fs::path rules_path_;
+  bool v6_ = false;
+  std::optional<RemapRules> engine_;
+  std::optional<TftpdHpa> server_;
+};
+
+constexpr std::string_view pxe_rules =
+    "# PXE ROMs and Windows Deployment Services send backslashes, upper case and a leading slash\n"
+    "rg \\\\ /\n"
+    "r ^/+\n"
+    "r .* \\L\\0\n";
+
+TEST_F(Differential, PxeWindowsPathsLeadingSlashAndMixedCase) {
+  ASSERT_TRUE(start(pxe_rules));
+  EXPECT_EQ(same_get("\\Boot\\X64\\wdsnbp.com").data, "wdsnbp for x64");
+  EXPECT_EQ(same_get("/boot/bcd").data, "lower bcd");
+  EXPECT_EQ(same_get("\\BOOT\\BCD").data, "lower bcd");
+  EXPECT_EQ(same_get("//PXELINUX.0").data, "pxelinux");
+  EXPECT_EQ(same_get("\\boot/missing.efi").error_code, 1);
+}
+
+TEST_F(Differential, WithoutRulesTheCaseAndTheBackslashesStay) {
+  ASSERT_TRUE(start("# no rules\n"));
+  EXPECT_EQ(same_get("Boot/BCD").data, "upper BCD");
+  EXPECT_EQ(same_get("/boot/bcd").data, "lower bcd");
+  EXPECT_EQ(same_get("\\boot\\bcd").error_code, 1);
+}
+
+TEST_F(Differential, CaseInsensitiveRulesAndGroups) {
+  ASSERT_TRUE(start("ri ^(/?)boot/bcd$ \\1Boot/BCD\n"
+                    "ri ^/?PXELINUX\\.(.*)$ pxelinux.\\1\n"
+                    "r ^(b)(o)(o)(t)/(x64)/ \\U\\1\\E\\2\\3\\4/\\5/\n"));
+  EXPECT_EQ(same_get("BOOT/bcd").data, "upper BCD");
+  EXPECT_EQ(same_get("/boot/BCD").data, "upper BCD");
+  EXPECT_EQ(same_get("/PxeLinux.0").data, "pxelinux");
+  EXPECT_EQ(same_get("boot/x64/wdsnbp.com").error_code, 1);  // rewritten to Boot/x64/..., which is not there
+}
+
+TEST_F(Differential, PerClientDirectoriesByAddressAndHex) {
+  ASSERT_TRUE(start("r ^/?pxelinux\\.cfg/ \\i/pxelinux.cfg/\n"
+                    "r ^hex/ \\x/\n"
+                    "r ^lowhex/ \\L\\x/\n"));
+  EXPECT_EQ(same_get("pxelinux.cfg/default").data, "default for 127.0.0.1");
+  EXPECT_EQ(same_get("/pxelinux.cfg/default").data, "default for 127.0.0.1");
+  EXPECT_EQ(same_get("hex/pxelinux.cfg/default").data, "default for 7F000001");
+  EXPECT_EQ(same_get("lowhex/pxelinux.cfg/default").error_code, 1);  // 7f000001/ does not exist
+}
+
+TEST_F(Differential, AbortRulesRefuseWithTheSameMessage) {
+  ASSERT_TRUE(start("a ^/?secret/\n"
+                    "a \\.\\. No\\ dot-dot\\ here\n"
+                    "~a ^/?(boot|public|pxelinux)\n"));
+  EXPECT_EQ(same_get("secret/key").error_message, "Access denied");
+  EXPECT_EQ(same_get("/secret/key").error_code, 2);
+  EXPECT_EQ(same_get("public/../secret/key").error_message, "public/No dot-dot here/secret/key");
+  EXPECT_EQ(same_get("x").error_code, 2);  // not under an allowed prefix
+  EXPECT_EQ(same_get("public/key").data, "public key");
+  EXPECT_EQ(same_get("/pxelinux.0").data, "pxelinux");
+}
+
+TEST_F(Differential, GetAndPutRules) {
+  write_file(root_ / "get/f", "get f");
+  write_file(root_ / "put/f", "old", fs::perms(0666));
+  write_file(root_ / "f", "plain f", fs::perms(0666));
+  ASSERT_TRUE(start("rG ^ get/\n"
+                    "rP ^ put/\n"
+                    "aP ^put/get/.* No\\ uploads\\ here\n"));
+  EXPECT_EQ(same_get("f").data, "get f");
+
+  const Outcome stored = server_->put("f", "uploaded by tftpd-hpa");
+  ASSERT_EQ(stored.kind, Outcome::Kind::data) << stored.describe();
+  expect_engine_agrees("f", stored, true);
+  const auto mapped = engine_->apply("f", context(true));
+  ASSERT_TRUE(std::holds_alternative<std::string>(mapped));
+  EXPECT_EQ(read_regular_file(beneath(root_, std::get<std::string>(mapped))),
+            std::optional<std::string>("uploaded by tftpd-hpa"));
+  EXPECT_EQ(read_regular_file(root_ / "f"), std::optional<std::string>("plain f"));
+
+  const Outcome refused = server_->put("get/f", "must not land");
+  EXPECT_EQ(refused.error_message, "No uploads here");
+  expect_engine_agrees("get/f", refused, true);
+}
+
+TEST_F(Differential, EndStopsProcessing) {
+  ASSERT_TRUE(start("re ^a$ b\n"
+                    "r ^b$ c\n"
+                    "~e ^x\n"
+                    "r ^x$ y\n"));
+  EXPECT_EQ(same_get("a").data, "file b");  // e: the b -> c rule is not reached
+  EXPECT_EQ(same_get("b").data, "file c");  // ~e: "c" does not start with x, processing ends
+  EXPECT_EQ(same_get("x").data, "file y");
+}
+
+TEST_F(Differential, RestartResumesAtTheSecondRule) {
+  ASSERT_TRUE(start("r ^x$ y\n"
+                    "rs ^a$ x\n"
+                    "r ^x$ z\n"));
+  EXPECT_EQ(same_get("a").data, "file z");  // a restart at rule 1 would have given y
+  EXPECT_EQ(same_get("x").data, "file y");
+}
+
+TEST_F(Differential, EndlessRestartIsRefused) {
+  ASSERT_TRUE(start("r ^c$ d\n"
+                    "s ^a\n"
+                    "s ^a\n"));
+  EXPECT_EQ(same_get("a").error_message, "Remap table failure");
+  EXPECT_EQ(same_get("c").data, "file d");
+}
+
+TEST_F(Differential, FamilyRulesOnIpv4) {
+  ASSERT_TRUE(start("r6 ^ v6/\n"
+                    "r4 ^(.*)$ \\1\n"
+                    "r4 ^y$ z\n"));
+  EXPECT_EQ(same_get("y").data, "file z");
+  EXPECT_EQ(same_get("x").data, "file x");
+}
+
+TEST_F(Differential, FamilyRulesAndAddressesOnIpv6) {
+  write_file(root_ / "::1/pxelinux.cfg/default", "default for ::1");
+  write_file(root_ / "00000000000000000000000000000001/f", "hex for ::1");
+  ASSERT_TRUE(start("r4 ^ v4/\n"
+                    "r6 ^/?pxelinux\\.cfg/ \\i/pxelinux.cfg/\n"
+                    "r6 ^hex/ \\x/\n",
+                    true));
+  EXPECT_EQ(same_get("pxelinux.cfg/default").data, "default for ::1");
+  EXPECT_EQ(same_get("hex/f").data, "hex for ::1");
+  EXPECT_EQ(same_get("x").data, "file x");
+}
+
+TEST_F(Differential, GarbageAfterTheNameIsStrippedByARule) {
+  ASSERT_TRUE(start("rg [^[:print:]]\n"));
+  EXPECT_EQ(same_get("pxelinux.0\xff\xff").data, "pxelinux");
+  EXPECT_EQ(same_get("pxelinux.0").data, "pxelinux");
+}
+
+TEST_F(Differential, BothRejectABadRuleFile) {
+  write_file(rules_path_, "r a b\nr (unclosed x\n");
+  EXPECT_TRUE(std::holds_alternative<tftp::server::RemapError>(RemapRules::parse("r a b\nr (unclosed x\n", "f")));
+  TftpdHpa server(rules_path_, root_, false);
+  EXPECT_EQ(server.exit_status(5000), std::optional<int>(78));  // EX_CONFIG
+}
+
+}  // namespace

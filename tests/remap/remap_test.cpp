@@ -1,0 +1,284 @@
+// The remap engine on rule tables, one group per operation and escape. Expected values follow tftpd-hpa 5.2's
+// remap.c; the differential tests check the interesting ones against the real in.tftpd.
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+#include <vector>
+
+#include "tftp/asio/remap.hpp"
+
+namespace {
+
+using tftp::server::RemapContext;
+using tftp::server::RemapError;
+using tftp::server::RemapRules;
+using tftp::server::Refused;
+
+RemapContext get_from(const char* address) { return RemapContext{false, asio::ip::make_address(address)}; }
+RemapContext put_from(const char* address) { return RemapContext{true, asio::ip::make_address(address)}; }
+
+RemapRules parsed(std::string_view text) {
+  auto result = RemapRules::parse(text, "rules");
+  if (auto* error = std::get_if<RemapError>(&result)) {
+    ADD_FAILURE() << "parse failed: " << error->to_string();
+    return std::get<RemapRules>(RemapRules::parse("", "empty"));
+  }
+  return std::move(std::get<RemapRules>(result));
+}
+
+// The mapped name, or "REFUSED: message".
+std::string map(std::string_view rules, std::string_view name, const RemapContext& context = get_from("127.0.0.1")) {
+  const auto result = parsed(rules).apply(name, context);
+  if (const auto* refused = std::get_if<Refused>(&result)) return "REFUSED: " + refused->message;
+  return std::get<std::string>(result);
+}
+
+RemapError parse_error(std::string_view text) {
+  auto result = RemapRules::parse(text, "tftpd.remap");
+  if (auto* error = std::get_if<RemapError>(&result)) return *error;
+  ADD_FAILURE() << "expected a parse error for: " << text;
+  return {};
+}
+
+struct Case {
+  const char* rules;
+  const char* name;
+  const char* expected;
+};
+
+void check_table(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    EXPECT_EQ(map(c.rules, c.name), c.expected) << "rules: " << c.rules << "\nname: " << c.name;
+  }
+}
+
+TEST(RemapParse, CommentsBlankLinesAndTrailingTextMakeNoRules) {
+  EXPECT_EQ(parsed("").size(), 0U);
+  EXPECT_EQ(parsed("# only a comment\n\n   \t\n#r a b\n").size(), 0U);
+  EXPECT_EQ(parsed("r a b # comment\nr c d extra words ignored\n").size(), 2U);
+  EXPECT_EQ(map("r a b c d\n", "a"), "b");
+}
+
+TEST(RemapParse, CrLfLinesAndNoFinalNewline) {
+  EXPECT_EQ(map("r a b\r\nr b c", "a"), "c");
+}
+
+TEST(RemapParse, BadLinesGiveTheLineAndTheReason) {
+  const RemapError flag = parse_error("# header\n\nrx a b\n");
+  EXPECT_EQ(flag.line, 3U);
+  EXPECT_NE(flag.reason.find("invalid operation \"x\""), std::string::npos) << flag.reason;
+  EXPECT_EQ(flag.to_string().rfind("tftpd.remap:3: ", 0), 0U) << flag.to_string();
+
+  EXPECT_NE(parse_error("r~ a b\n").reason.find("inverted"), std::string::npos);
+  EXPECT_NE(parse_error("r\n").reason.find("no regex"), std::string::npos);
+  // '#' ends the operations token, so the regex is missing.
+  EXPECT_NE(parse_error("r#a b\n").reason.find("no regex"), std::string::npos);
+  const RemapError regex = parse_error("r a b\nr (unclosed x\n");
+  EXPECT_EQ(regex.line, 2U);
+  EXPECT_NE(regex.reason.find("bad regex \"(unclosed\""), std::string::npos) << regex.reason;
+  EXPECT_NE(parse_error(std::string("r ") + std::string(RemapRules::max_line_length, 'a') + " b\n").reason.find("longer"),
+            std::string::npos);
+}
+
+TEST(RemapParse, LoadReadsAFileAndReportsAMissingOne) {
+  char path[] = "/tmp/remap_test_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  {
+    std::ofstream out(path);
+    out << "rg \\\\ /\nr ^/+\n";
+  }
+  auto loaded = RemapRules::load(path);
+  ASSERT_TRUE(std::holds_alternative<RemapRules>(loaded));
+  EXPECT_EQ(std::get<std::string>(std::get<RemapRules>(loaded).apply("\\a\\b", get_from("127.0.0.1"))), "a/b");
+  {
+    std::ofstream out(path);
+    out << "r a b\nq a b\n";
+  }
+  auto bad = RemapRules::load(path);
+  ASSERT_TRUE(std::holds_alternative<RemapError>(bad));
+  EXPECT_EQ(std::get<RemapError>(bad).to_string().rfind(std::string(path) + ":2: ", 0), 0U);
+  std::remove(path);
+
+  auto missing = RemapRules::load("/nonexistent/tftpd.remap");
+  ASSERT_TRUE(std::holds_alternative<RemapError>(missing));
+  EXPECT_EQ(std::get<RemapError>(missing).line, 0U);
+}
+
+TEST(RemapReplace, ReplacesTheFirstMatchAndKeepsTheRest) {
+  check_table({
+      {"r b X\n", "abcb", "aXcb"},
+      {"r ^/\n", "/boot/a", "boot/a"},          // empty replacement deletes
+      {"r ^/+\n", "///boot", "boot"},
+      {"r zzz y\n", "abc", "abc"},              // no match, no change
+      {"r ^BOOT boot\n", "boot/x", "boot/x"},   // case-sensitive by default
+      {"r \\\\ /\n", "a\\b\\c", "a/b\\c"},      // regex \\ is one backslash
+  });
+}
+
+TEST(RemapGlobal, RepeatsUntilNoMatchAndNeedsR) {
+  check_table({
+      {"rg \\\\ /\n", "\\Boot\\X64\\wdsnbp.com", "/Boot/X64/wdsnbp.com"},
+      {"rg a b\n", "aaa", "bbb"},
+      {"g a b\n", "aaa", "aaa"},  // g without r does nothing (and is no error)
+      {"rg // /\n", "a////b", "a/b"},
+  });
+}
+
+TEST(RemapIgnoreCase, IMatchesAnyCase) {
+  check_table({
+      {"ri ^boot/ BOOT/\n", "BoOt/x", "BOOT/x"},
+      {"ri ^(pxelinux\\.cfg)/ \\1/\n", "PXELINUX.CFG/default", "PXELINUX.CFG/default"},
+  });
+}
+
+TEST(RemapEscapes, GroupsCaseFoldingAndLiterals) {
+  check_table({
+      {"r ^(a)|(b)$ [\\1][\\2]\n", "b", "[][b]"},            // a group that did not take part is empty
+      {"r ^(.)(.)(.)(.)(.)(.)(.)(.)(.)(.) \\9\\8\\7\\6\\5\\4\\3\\2\\1\\0\n", "abcdefghij",
+       "ihgfedcbaabcdefghij"},
+      {"r .* \\U\\0\n", "Boot/x.efi", "BOOT/X.EFI"},
+      {"r .* \\L\\0\n", "Boot/X.EFI", "boot/x.efi"},
+      {"r (.)(.*) \\U\\1\\E\\2\n", "abc", "Abc"},
+      {"r a \\Lx\\UyZ\n", "a", "xYZ"},                     // folding applies to literal text too
+      {"r a \\\\\n", "a", "\\"},
+      {"r a \\#\n", "a", "#"},
+      {"r a x\\ y\n", "a", "x y"},
+      {"r a\\ b X\n", "a b", "X"},                           // backslash-space in the regex
+      {"r a \\q\\.\n", "a", "q."},                           // any other escape is the byte itself
+      {"r a b\\", "a", "b\\"},                               // a trailing backslash at end of file
+      {"r a b\\\n", "a", "b\n"},                             // ... escapes the newline that fgets keeps
+  });
+}
+
+TEST(RemapEscapes, ClientAddressInTextAndHex) {
+  EXPECT_EQ(map("r ^ \\i/\n", "pxelinux.0", get_from("192.0.2.169")), "192.0.2.169/pxelinux.0");
+  EXPECT_EQ(map("r ^ \\x/\n", "pxelinux.0", get_from("192.0.2.169")), "C00002A9/pxelinux.0");
+  EXPECT_EQ(map("r ^ \\L\\x/\n", "f", get_from("192.0.2.169")), "c00002a9/f");
+  EXPECT_EQ(map("r ^ \\i/\n", "f", get_from("2001:db8::1")), "2001:db8::1/f");
+  EXPECT_EQ(map("r ^ \\x/\n", "f", get_from("2001:db8::1")), "20010DB8000000000000000000000001/f");
+  EXPECT_EQ(map("r ^ \\i-\\x/\n", "f", get_from("::ffff:10.0.0.1")), "10.0.0.1-0A000001/f");
+}
+
+TEST(RemapEnd, EStopsAfterAMatchingRule) {
+  check_table({
+      {"e ^keep/\nr .* X\n", "keep/a", "keep/a"},
+      {"e ^keep/\nr .* X\n", "other", "X"},
+      {"re ^a b\nr b c\n", "a", "b"},
+      {"re ^a b\nr b c\n", "b", "c"},  // e only ends processing when its rule matched
+  });
+}
+
+TEST(RemapRestart, SRestartsAtTheSecondRuleLikeTftpdHpa) {
+  // Rule 1 would turn "x" into "y"; the restart after rule 2 resumes at rule 2, so rule 1 never sees "x".
+  check_table({
+      {"r ^x y\nrs ^a x\nr ^x z\n", "a", "z"},
+      {"r ^q r\nrs ^a b\nrs ^b c\nr ^c d\n", "a", "d"},
+  });
+}
+
+TEST(RemapRestart, AnEndlessRestartHitsTheStepLimit) {
+  const auto result = parsed("s .\ns .\n").apply("a", get_from("127.0.0.1"));
+  ASSERT_TRUE(std::holds_alternative<Refused>(result));
+  EXPECT_EQ(std::get<Refused>(result).why, Refused::Why::loop_limit);
+  EXPECT_EQ(std::get<Refused>(result).message, "Remap table failure");
+}
+
+TEST(RemapRestart, TheStepLimitCountsEveryApplicableRuleVisited) {
+  std::string many;
+  for (unsigned i = 0; i < RemapRules::deadman_steps; ++i) many += "r zz y\n";
+  EXPECT_EQ(map(many, "a"), "a");
+  EXPECT_EQ(map(many + "r zz y\n", "a"), "REFUSED: Remap table failure");
+  EXPECT_EQ(map(many + "rP zz y\n", "a"), "a");  // not applicable to a GET, so not a step
+}
+
+TEST(RemapAbort, ARefusesWithTheDefaultOrTheExpandedMessage) {
+  check_table({
+      {"a ^secret\n", "secret/key", "REFUSED: Access denied"},
+      {"a ^secret\n", "public/key", "public/key"},
+      {"a ^secret No\\ way\n", "secret/key", "REFUSED: No way/key"},  // the text around the match stays
+      {"ai \\.\\.\n", "a/../b", "REFUSED: Access denied"},
+      {"r ^/\na ^etc/\n", "/etc/passwd", "REFUSED: Access denied"},
+  });
+  const auto result = parsed("r x y\na ^s\n").apply("s", get_from("127.0.0.1"));
+  ASSERT_TRUE(std::holds_alternative<Refused>(result));
+  EXPECT_EQ(std::get<Refused>(result).line, 2U);
+  EXPECT_EQ(std::get<Refused>(result).why, Refused::Why::rule);
+}
+
+TEST(RemapInverse, TildeActsWhenTheRegexDoesNotMatch) {
+  check_table({
+      {"~a ^boot/\n", "boot/x", "boot/x"},
+      {"~a ^boot/\n", "etc/x", "REFUSED: Access denied"},
+      {"~a ^boot/ only\\ boot\n", "etc/x", "REFUSED: only boot"},
+      {"~e ^a\nr . X\n", "b", "b"},
+      {"~e ^a\nr . X\n", "a", "X"},
+  });
+}
+
+TEST(RemapRequestKind, GAndPSelectRrqOrWrq) {
+  const char* rules = "rG ^ get/\nrP ^ put/\n";
+  EXPECT_EQ(map(rules, "f", get_from("127.0.0.1")), "get/f");
+  EXPECT_EQ(map(rules, "f", put_from("127.0.0.1")), "put/f");
+  // Both letters: the last one wins, as in tftpd-hpa.
+  EXPECT_EQ(map("rGP ^ x/\n", "f", get_from("127.0.0.1")), "f");
+  EXPECT_EQ(map("rGP ^ x/\n", "f", put_from("127.0.0.1")), "x/f");
+  EXPECT_EQ(map("aP .\n", "f", put_from("127.0.0.1")), "REFUSED: Access denied");
+  EXPECT_EQ(map("aP .\n", "f", get_from("127.0.0.1")), "f");
+}
+
+TEST(RemapFamily, FourAndSixSelectTheClientFamily) {
+  const char* rules = "r4 ^ v4/\nr6 ^ v6/\n";
+  EXPECT_EQ(map(rules, "f", get_from("127.0.0.1")), "v4/f");
+  EXPECT_EQ(map(rules, "f", get_from("::1")), "v6/f");
+  EXPECT_EQ(map(rules, "f", get_from("::ffff:127.0.0.1")), "v4/f");
+  EXPECT_EQ(map("r46 ^ both/\n", "f", get_from("::1")), "f");  // both letters: no client qualifies
+}
+
+TEST(RemapBounds, AGlobalRuleThatKeepsMatchingIsRefused) {
+  const auto looping = parsed("rg a a\n").apply("a", get_from("127.0.0.1"));
+  ASSERT_TRUE(std::holds_alternative<Refused>(looping));
+  EXPECT_EQ(std::get<Refused>(looping).why, Refused::Why::loop_limit);
+  EXPECT_EQ(std::get<Refused>(looping).message, "Remap table failure");
+
+  const auto growing = parsed("rg x xx\n").apply("x", get_from("127.0.0.1"));
+  ASSERT_TRUE(std::holds_alternative<Refused>(growing));
+  EXPECT_EQ(std::get<Refused>(growing).why, Refused::Why::too_long);
+
+  const auto doubling = parsed("r .* \\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\n").apply(std::string(200, 'a'), get_from("::1"));
+  ASSERT_TRUE(std::holds_alternative<Refused>(doubling));
+  EXPECT_EQ(std::get<Refused>(doubling).why, Refused::Why::too_long);
+}
+
+TEST(RemapBounds, ALegitimateGlobalRuleOnALongNameStaysWithinTheLimits) {
+  std::string name;
+  for (int i = 0; i < 400; ++i) name += "\\a";
+  std::string expected;
+  for (int i = 0; i < 400; ++i) expected += "/a";
+  EXPECT_EQ(map("rg \\\\ /\n", name), expected);
+}
+
+TEST(RemapInput, TheNameEndsAtItsFirstNul) {
+  EXPECT_EQ(map("r $ .x\n", std::string_view("ab\0cd", 5)), "ab.x");
+}
+
+TEST(RemapPxe, WindowsPathsAndFirmwareGarbage) {
+  const char* rules =
+      "rg \\\\ /          # backslashes are separators\n"
+      "r ^/+              # no leading slash\n"
+      "rg [^[:print:]]    # drop bytes some UEFI ROMs append (0xFF)\n"
+      "r .* \\L\\0         # the tree is lower case\n";
+  check_table({
+      {rules, "\\Boot\\X64\\wdsnbp.com", "boot/x64/wdsnbp.com"},
+      {rules, "/pxelinux.0\xff\xff", "pxelinux.0"},
+      {rules, "boot/bcd", "boot/bcd"},
+  });
+}
+
+}  // namespace
