@@ -549,6 +549,18 @@ TEST_F(Differential, NameCorpusThroughACombinedRuleFile) {
   }
 }
 
+// tftpd-hpa 5.2 accepts these combinations: "a" wins over "r", and "e" over "s".
+TEST_F(Differential, FlagCombinationsTftpdHpaAccepts) {
+  write_file(root_ / "---", "dashes");
+  ASSERT_TRUE(start("ra ^secret/ denied:\\\\\\ \n"
+                    "res ^x$ y\n"
+                    "r ^y$ z\n"
+                    "rgi q -\n"));
+  EXPECT_EQ(same_get("secret/key").error_message, "denied:\\ key");
+  EXPECT_EQ(same_get("x").data, "file y");
+  EXPECT_EQ(same_get("QqQ").data, "dashes");
+}
+
 TEST_F(Differential, BothRejectABadRuleFile) {
   write_file(rules_path_, "r a b\nr (unclosed x\n");
   EXPECT_TRUE(std::holds_alternative<tftp::server::RemapError>(RemapRules::parse("r a b\nr (unclosed x\n", "f")));

@@ -172,6 +172,7 @@ TEST(RemapEnd, EStopsAfterAMatchingRule) {
       {"e ^keep/\nr .* X\n", "other", "X"},
       {"re ^a b\nr b c\n", "a", "b"},
       {"re ^a b\nr b c\n", "b", "c"},  // e only ends processing when its rule matched
+      {"res ^a b\nr b c\n", "a", "b"},  // e wins over s
   });
 }
 
@@ -205,6 +206,7 @@ TEST(RemapAbort, ARefusesWithTheDefaultOrTheExpandedMessage) {
       {"a ^secret No\\ way\n", "secret/key", "REFUSED: No way/key"},  // the text around the match stays
       {"ai \\.\\.\n", "a/../b", "REFUSED: Access denied"},
       {"r ^/\na ^etc/\n", "/etc/passwd", "REFUSED: Access denied"},
+      {"ra ^a b\n", "a", "REFUSED: b"},  // a wins over r
   });
   const auto result = parsed("r x y\na ^s\n").apply("s", get_from("127.0.0.1"));
   ASSERT_TRUE(std::holds_alternative<Refused>(result));

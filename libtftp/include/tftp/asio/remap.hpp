@@ -21,6 +21,9 @@
 //   max_rewrites rewrites in total, and any intermediate name longer than max_remapped_length is refused;
 // - "~a" with a replacement crashes tftpd-hpa's worker; here the message is the bare expanded replacement;
 // - a rule line longer than 16383 bytes is cut in two by tftpd-hpa's fgets; here it is a load error.
+// The result can be absolute ("/tftpboot/x" from tftpd-hpa's own sample.rules). tftpd-hpa -s (Debian's default)
+// is chrooted to ROOT, so there "/x" and "x" name the same file: a server that wants its names strips the
+// leading slashes of the result before confining it beneath ROOT.
 // Regexes are compiled and run in the process's locale: leave it at "C" (as tftpd-hpa does) so that bytes such
 // as 0xFF from broken PXE ROMs match [^[:print:]].
 
