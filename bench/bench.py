@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Side-by-side TFTP throughput on loopback: this project's server and client against tftpd-hpa, atftpd and
+their clients, in one run, interleaved rounds, medians, ratios to the best peer pair (bench/README.md).
+
+Writes a table to stdout and bench/RESULTS.md. Files live on tmpfs (/dev/shm) so disks do not matter.
+"""
+
+import argparse
+import contextlib
+import datetime
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
+import interop  # noqa: E402  (server and client command lines, readiness probe)
+
+MIB = 1 << 20
+
+# (block size, window): the configurations of issue 9.
+CONFIGS = [(512, 1), (1468, 1), (8192, 1), (65464, 1), (1468, 8), (1468, 16), (1468, 64), (65464, 8),
+           (65464, 16), (65464, 64)]
+SERVERS = ["ours", "tftpd-hpa", "atftpd"]
+CLIENTS = ["ours", "tftp-hpa", "atftp", "busybox", "curl"]
+
+
+def speaks(client, server, block, window, op):
+    """Whether the pair can run this configuration at all."""
+    if window > 1 and not ({client, server} <= {"ours", "atftp", "atftpd"}):
+        return False  # only atftp/atftpd and ours speak windowsize
+    if client == "tftp-hpa" and block != 512:
+        return False  # the tftp-hpa 5.2 client cannot ask for blksize
+    if client == "curl" and op == "put" and block > 512:
+        return False  # curl sends blksize on uploads but fails with larger blocks against some servers
+    return True
+
+
+def cpu_seconds(pid):
+    """utime + stime of the process and its waited-for children (tftpd-hpa forks one per transfer)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def timed(command, limit=600):
+    start = time.monotonic()
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit)
+    return time.monotonic() - start, result.returncode, result.stderr.decode(errors="replace")[-300:]
+
+
+def one_transfer(args, server, client, port, root, work, op, block, window, name):
+    local = os.path.join(work, "local-" + name) if op == "get" else os.path.join(root, name)
+    remote = name if op == "get" else f"up-{client}-{server}-{name}"
+    command = interop.client_command(client, args, op, "127.0.0.1", port, remote, local,
+                                     block if not (client == "tftp-hpa") else None,
+                                     window if window > 1 else None)
+    seconds, code, err = timed(command)
+    target = local if op == "get" else os.path.join(root, remote)
+    ok = code == 0 and os.path.exists(target) and os.path.getsize(target) == os.path.getsize(os.path.join(root, name))
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target)
+    return seconds if ok else None, err
+
+
+def throughput(args, root, work, size):
+    """results[(server, client, op, block, window)] = list of seconds (None for a failed run)."""
+    results = {}
+    ports = {}
+    processes = {}
+    with contextlib.ExitStack() as stack:
+        for server in SERVERS:
+            if not interop.peer_available(server):
+                print(f"skip {server}: not installed")
+                continue
+            port = interop.free_udp_port()
+            args.retries = None
+            processes[server] = stack.enter_context(
+                interop.running(interop.server_command(server, args, root, "127.0.0.1", port), "127.0.0.1", port))
+            ports[server] = port
+        for round_ in range(args.rounds):
+            for block, window in CONFIGS:
+                for server in ports:
+                    for client in CLIENTS:
+                        if not interop.peer_available(client):
+                            continue
+                        for op in ("get", "put"):
+                            if not speaks(client, server, block, window, op):
+                                continue
+                            seconds, err = one_transfer(args, server, client, ports[server], root, work, op, block,
+                                                        window, "big.bin")
+                            results.setdefault((server, client, op, block, window), []).append(seconds)
+                            shown = "failed: " + err.strip().replace("\n", " ") if seconds is None else \
+                                f"{size / seconds / 1e6:8.1f} MB/s"
+                            print(f"round {round_ + 1} {server:>9} <- {client:<8} {op} {block:>5}/{window:<2} {shown}",
+                                  flush=True)
+    return results
+
+
+def concurrency(args, root, work, count):
+    """count simultaneous 4 MiB downloads at blksize 512 by the same client (tftp-hpa) from each server."""
+    rows = []
+    for server in SERVERS:
+        if not interop.peer_available(server):
+            continue
+        port = interop.free_udp_port()
+        args.retries = None
+        with interop.running(interop.server_command(server, args, root, "127.0.0.1", port), "127.0.0.1",
+                             port) as process:
+            before = cpu_seconds(process.pid)
+            start = time.monotonic()
+            clients = [subprocess.Popen(["tftp", "127.0.0.1", str(port), "-m", "binary", "-c", "get", "small.bin",
+                                         os.path.join(work, f"c{i}")], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(count)]
+            codes = [c.wait(timeout=600) for c in clients]
+            wall = time.monotonic() - start
+            cpu = cpu_seconds(process.pid) - before
+            rss = peak_rss_kib(process.pid)
+        good = sum(1 for i, code in enumerate(codes)
+                   if code == 0 and os.path.getsize(os.path.join(work, f"c{i}")) == 4 * MIB)
+        for i in range(count):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(work, f"c{i}"))
+        blocks = good * (4 * MIB // 512 + 1)
+        rows.append((server, count, good, good * 4 * MIB / wall / 1e6, cpu, cpu / max(blocks, 1) * 1e6, rss))
+        print(f"{server:>9}: {count} clients, {good} complete, {rows[-1][3]:.1f} MB/s aggregate, "
+              f"{cpu:.2f} CPU s ({rows[-1][5]:.2f} us/block), peak RSS {rss} KiB", flush=True)
+    return rows
+
+
+def udp_ceiling(args):
+    output = subprocess.run([args.udp_ceiling, "2"], capture_output=True, text=True, timeout=60).stdout
+    return float(output.split()[1])
+
+
+def report(args, size, results, conc, ceiling):
+    lines = [f"# Benchmark results", "",
+             f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+             f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}",
+             f"- file: {size // MIB} MiB on tmpfs, {args.rounds} interleaved rounds, medians; loopback",
+             f"- raw UDP ceiling (64 KB datagrams, one way): {ceiling / 1e9:.2f} GB/s", "",
+             "## Throughput (MB/s, median) and ratio of our pair to the best peer pair", "",
+             "| blksize/window | op | ours/ours | best peer pair | ratio | every pair (server <- client: MB/s) |",
+             "|---|---|---|---|---|---|"]
+    for block, window in CONFIGS:
+        for op in ("get", "put"):
+            cells = {}
+            for (server, client, o, b, w), runs in results.items():
+                if (o, b, w) != (op, block, window):
+                    continue
+                good = [r for r in runs if r is not None]
+                cells[(server, client)] = size / statistics.median(good) / 1e6 if len(good) == len(runs) else None
+            if not cells:
+                continue
+            ours = cells.get(("ours", "ours"))
+            peers = {k: v for k, v in cells.items() if "ours" not in k and v is not None}
+            best = max(peers.items(), key=lambda kv: kv[1]) if peers else None
+            ratio = f"{ours / best[1]:.2f}x" if ours and best else "-"
+            every = ", ".join(f"{s} <- {c}: {'fail' if v is None else f'{v:.0f}'}" for (s, c), v in sorted(cells.items()))
+            lines.append(f"| {block}/{window} | {op} | {'fail' if ours is None else f'{ours:.1f}'} | "
+                         f"{f'{best[1]:.1f} ({best[0][0]} <- {best[0][1]})' if best else '-'} | {ratio} | {every} |")
+    lines += ["", "## Concurrent 4 MiB downloads at blksize 512 (tftp-hpa client for every server)", "",
+              "| server | clients | complete | aggregate MB/s | server CPU s | CPU us/block | peak RSS KiB |",
+              "|---|---|---|---|---|---|---|"]
+    for server, count, good, mbs, cpu, per_block, rss in conc:
+        lines.append(f"| {server} | {count} | {good} | {mbs:.1f} | {cpu:.2f} | {per_block:.2f} | {rss} |")
+    lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    with open(args.output, "w") as f:
+        f.write(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--server", required=True, help="path of tftp-server (a release build)")
+    parser.add_argument("--client", required=True, help="path of tftp-client")
+    parser.add_argument("--udp-ceiling", required=True, help="path of udp_ceiling")
+    parser.add_argument("--size-mib", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--skip-concurrency", action="store_true")
+    args = parser.parse_args()
+    size = args.size_mib * MIB
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(prefix="tftp-bench-", dir=base) as temp:
+        root, work = os.path.join(temp, "root"), os.path.join(temp, "work")
+        os.makedirs(root)
+        os.makedirs(work)
+        os.chmod(temp, 0o755)
+        os.chmod(root, 0o777)
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            for _ in range(args.size_mib):
+                f.write(os.urandom(MIB))
+        with open(os.path.join(root, "small.bin"), "wb") as f:
+            f.write(os.urandom(4 * MIB))
+        ceiling = udp_ceiling(args)
+        results = throughput(args, root, work, size)
+        conc = [] if args.skip_concurrency else concurrency(args, root, work, 50) + concurrency(args, root, work, 200)
+        report(args, size, results, conc, ceiling)
+
+
+if __name__ == "__main__":
+    main()
