@@ -14,7 +14,7 @@
 #include "tftp/asio/root.hpp"
 #include "temp_dir.hpp"
 
-namespace tftp::asio {
+namespace tftp::server {
 namespace {
 
 std::string checked(std::string_view name) {
@@ -166,4 +166,4 @@ INSTANTIATE_TEST_SUITE_P(Resolvers, RootTree, ::testing::Values(Resolver::openat
 TEST(Root, MissingRootThrows) { EXPECT_THROW(Root("/nonexistent/tftp-root-for-test"), std::system_error); }
 
 }  // namespace
-}  // namespace tftp::asio
+}  // namespace tftp::server

@@ -6,7 +6,7 @@
 #include "tftp/asio/server_config.hpp"
 #include "tftp/asio/server_log.hpp"
 
-namespace tftp::asio {
+namespace tftp::server {
 namespace {
 
 TEST(ListenAddress, ParsesTheDocumentedForms) {
@@ -116,4 +116,4 @@ TEST(ServerLog, FiltersByVerbosity) {
 }
 
 }  // namespace
-}  // namespace tftp::asio
+}  // namespace tftp::server

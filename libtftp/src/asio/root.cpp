@@ -12,7 +12,7 @@
 #include <cstring>
 #include <system_error>
 
-namespace tftp::asio {
+namespace tftp::server {
 
 ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
   if (this != &other) {
@@ -205,4 +205,4 @@ std::variant<UploadTarget, Refusal> Root::open_for_upload(std::string_view reque
   return UploadTarget{std::move(dir), std::move(leaf), true};
 }
 
-}  // namespace tftp::asio
+}  // namespace tftp::server

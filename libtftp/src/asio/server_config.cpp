@@ -4,7 +4,7 @@
 
 #include "tftp/codec.hpp"
 
-namespace tftp::asio {
+namespace tftp::server {
 
 namespace {
 
@@ -88,4 +88,4 @@ std::optional<unsigned> parse_umask(std::string_view text) {
   return value;
 }
 
-}  // namespace tftp::asio
+}  // namespace tftp::server

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-namespace tftp::asio {
+namespace tftp::server {
 
 namespace {
 
@@ -115,4 +115,4 @@ void ServerLog::write(const LogEvent& event) {
   sink_(format_log_line(event, format_, std::chrono::system_clock::now()));
 }
 
-}  // namespace tftp::asio
+}  // namespace tftp::server

@@ -26,7 +26,7 @@
 
 #include "tftp/error.hpp"
 
-namespace tftp::asio {
+namespace tftp::server {
 
 inline constexpr std::size_t max_name_length = 400;
 
@@ -97,4 +97,4 @@ class Root {
 // The refusal for an errno from opening a checked name.
 Refusal refusal_for_errno(int error);
 
-}  // namespace tftp::asio
+}  // namespace tftp::server

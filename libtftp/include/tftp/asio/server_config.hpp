@@ -12,7 +12,7 @@
 
 #include "tftp/options.hpp"
 
-namespace tftp::asio {
+namespace tftp::server {
 
 inline constexpr std::uint16_t default_server_port = 69;
 
@@ -64,4 +64,4 @@ struct ServerConfig {
   std::chrono::milliseconds grace{3000};  // after SIGINT/SIGTERM, how long running transfers may go on
 };
 
-}  // namespace tftp::asio
+}  // namespace tftp::server

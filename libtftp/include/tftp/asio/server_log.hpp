@@ -15,7 +15,7 @@
 #include "tftp/asio/server_config.hpp"
 #include "tftp/options.hpp"
 
-namespace tftp::asio {
+namespace tftp::server {
 
 enum class LogLevel { debug, info, warning, error };
 
@@ -79,4 +79,4 @@ class ServerLog {
   Sink sink_;
 };
 
-}  // namespace tftp::asio
+}  // namespace tftp::server
