@@ -27,6 +27,7 @@ enum class Exit : int {
   timed_out = 3,       // no answer within the timeout and retries
   local_error = 4,     // the local file could not be read, written or renamed
   protocol_error = 5,  // the server broke the protocol (bad OACK, malformed or oversized packet)
+  interrupted = 130,   // SIGINT/SIGTERM (the shell's 128 + 2): the server was sent an ERROR, no file was kept
 };
 
 // One line for --help and README: "0 success; 1 ...".

@@ -1,0 +1,189 @@
+// get and put: open the local end, resolve the server, run the machine, turn its outcome into an exit class.
+#include "tftp/asio/client.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "client_local.hpp"
+#include "client_session.hpp"
+#include "tftp/transfer.hpp"
+
+namespace tftp::client {
+namespace {
+
+using std::chrono::milliseconds;
+
+milliseconds longest_timeout(const Settings& settings) { return std::max(settings.timeout, max_backoff_timeout); }
+
+TransferConfig config_for(const Settings& settings) {
+  TransferConfig config;
+  config.initial_timeout = settings.timeout;
+  config.min_timeout = std::min<Duration>(config.min_timeout, settings.timeout);
+  config.max_timeout = longest_timeout(settings);
+  config.max_retries = settings.retries;
+  return config;
+}
+
+OptionList request_options(const Settings& settings, std::optional<std::uint64_t> tsize) {
+  if (!settings.options) return {};
+  ClientOptions wanted;
+  wanted.block_size = settings.block_size;
+  wanted.window_size = settings.window_size;
+  if (settings.tsize) wanted.tsize = tsize;
+  return make_request_options(wanted);
+}
+
+Outcome failure(Exit exit, std::string message) {
+  Outcome outcome;
+  outcome.exit = exit;
+  outcome.message = std::move(message);
+  return outcome;
+}
+
+std::string server_name(const Target& target) {
+  return target.server.host.find(':') != std::string::npos
+             ? fmt::format("[{}]:{}", target.server.host, target.server.port)
+             : fmt::format("{}:{}", target.server.host, target.server.port);
+}
+
+std::string what_we_sent(const tftp::Outcome& outcome) {
+  return outcome.sent ? fmt::format(" (sent ERROR {} \"{}\")", static_cast<unsigned>(outcome.sent->code),
+                                    outcome.sent->message)
+                      : std::string();
+}
+
+// The machine's outcome as an exit class and one line; local_detail names the file error behind local_io_error.
+Outcome classify(const tftp::Outcome& machine, const Target& target, const Settings& settings,
+                 const std::string& local_detail) {
+  switch (machine.error) {
+    case errc::peer_error: {
+      const Error& error = machine.received.value_or(Error{});
+      return failure(Exit::server_error, fmt::format("server error {}: {}", static_cast<unsigned>(error.code),
+                                                     error.message.empty() ? default_message(error.code) : error.message));
+    }
+    case errc::timed_out:
+      return failure(Exit::timed_out,
+                     fmt::format("no answer from {} (timeout {} ms, {} retries)", server_name(target),
+                                 settings.timeout.count(), settings.retries));
+    case errc::option_not_requested:
+    case errc::option_out_of_range:
+      return failure(Exit::protocol_error,
+                     fmt::format("the server's OACK is not acceptable: {}{}", make_error_code(machine.error).message(),
+                                 what_we_sent(machine)));
+    case errc::protocol_violation:
+    case errc::malformed_packet:
+      return failure(Exit::protocol_error, fmt::format("protocol violation by the server: {}{}",
+                                                       make_error_code(machine.error).message(), what_we_sent(machine)));
+    case errc::local_io_error:
+      return failure(Exit::local_error, fmt::format("\"{}\": {}{}", target.local, local_detail, what_we_sent(machine)));
+    case errc::aborted:
+      return failure(Exit::interrupted, "interrupted");
+    default:  // the request itself could not be encoded (a name with NUL, or too long)
+      return failure(Exit::usage, fmt::format("cannot send the request: {}", make_error_code(machine.error).message()));
+  }
+}
+
+struct Link {
+  asio::io_context io;
+  asio::ip::udp::socket socket{io};
+  asio::ip::udp::endpoint server;
+};
+
+// Resolves and opens the socket; an unknown host is a usage error, as a wrong argument is.
+std::optional<Outcome> open_link(Link& link, const Target& target, const Settings& settings) {
+  const auto family = settings.family == IpFamily::v4   ? net::Family::v4
+                      : settings.family == IpFamily::v6 ? net::Family::v6
+                                                        : net::Family::any;
+  std::error_code ec;
+  link.server = net::resolve_udp(net::EndpointSpec{target.server.host, target.server.port, family}, net::Use::connect, ec);
+  if (ec) return failure(Exit::usage, fmt::format("cannot resolve \"{}\": {}", target.server.host, ec.message()));
+  link.socket.open(link.server.protocol(), ec);
+  if (ec) return failure(Exit::local_error, fmt::format("cannot open a UDP socket: {}", ec.message()));
+  return std::nullopt;
+}
+
+// Runs the machine; fills what every outcome has. nullopt: the machine's outcome decides.
+template <class Machine>
+std::optional<Outcome> run(Link& link, Machine& machine, const Hooks& hooks, std::optional<std::uint64_t> total) {
+  detail::Session<Machine> session(link.io, link.socket, link.server, machine, hooks, total);
+  const auto end = session.run();
+  if (end.socket_error) return failure(Exit::timed_out, fmt::format("network error: {}", end.socket_error.message()));
+  if (end.interrupted) return failure(Exit::interrupted, "interrupted");
+  return std::nullopt;
+}
+
+void finish(Outcome& outcome, const Negotiated& negotiated, std::uint64_t bytes, Clock::time_point start) {
+  outcome.negotiated = negotiated;
+  outcome.bytes = bytes;
+  outcome.elapsed = Clock::now() - start;
+}
+
+void report_done(const Hooks& hooks, const Outcome& outcome, std::optional<std::uint64_t> total) {
+  if (!hooks.progress || outcome.exit != Exit::success) return;
+  hooks.progress(Progress{outcome.bytes, total, outcome.elapsed, true});
+}
+
+}  // namespace
+
+std::chrono::milliseconds give_up_after(const Settings& settings) {
+  milliseconds total{0};
+  milliseconds timeout = settings.timeout;
+  for (unsigned attempt = 0; attempt <= settings.retries; ++attempt) {
+    total += timeout;
+    timeout = std::min(timeout * 2, longest_timeout(settings));
+  }
+  return total;
+}
+
+Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) {
+  const auto start = Clock::now();
+  std::error_code ec;
+  auto download = detail::Download::open(target.local, settings.mode, ec);
+  if (!download) return failure(Exit::local_error, fmt::format("cannot create \"{}\": {}", target.local, ec.message()));
+  Link link;
+  if (auto refused = open_link(link, target, settings)) return *refused;
+
+  Rrq request{target.remote, settings.mode, request_options(settings, std::uint64_t{0})};
+  auto machine = Receiver::client_read(std::move(request), download->sink(), config_for(settings), Clock::now());
+  auto outcome = run(link, machine, hooks, std::nullopt);
+  if (!outcome && !machine.outcome().completed()) {
+    const auto local = download->failure() ? download->failure().message() : "cannot write";
+    outcome = classify(machine.outcome(), target, settings, local);
+  }
+  if (!outcome) {
+    outcome.emplace();
+    if ((ec = download->deliver())) return failure(Exit::local_error, fmt::format("cannot write to stdout: {}", ec.message()));
+  }
+  // Netascii: the server counts wire bytes, as the machine does.
+  finish(*outcome, machine.negotiated(), machine.counters().bytes, start);
+  const auto tsize = machine.negotiated().tsize;
+  if (outcome->exit == Exit::success && tsize && *tsize != outcome->bytes) {
+    outcome->warning = fmt::format("the server announced {} bytes (tsize) but sent {}", *tsize, outcome->bytes);
+  }
+  report_done(hooks, *outcome, tsize);
+  return *outcome;
+}
+
+Outcome put(const Target& target, const Settings& settings, const Hooks& hooks) {
+  const auto start = Clock::now();
+  std::error_code ec;
+  auto source = detail::open_upload(target.local, settings.mode, settings.tsize && settings.options, ec);
+  if (!source) return failure(Exit::local_error, fmt::format("cannot read \"{}\": {}", target.local, ec.message()));
+  Link link;
+  if (auto refused = open_link(link, target, settings)) return *refused;
+
+  const auto size = source->tsize();
+  Wrq request{target.remote, settings.mode, request_options(settings, size)};
+  auto machine = Sender::client_write(std::move(request), *source, config_for(settings), Clock::now());
+  auto outcome = run(link, machine, hooks, size);
+  if (!outcome && !machine.outcome().completed()) {
+    outcome = classify(machine.outcome(), target, settings, "cannot read");
+  }
+  if (!outcome) outcome.emplace();
+  finish(*outcome, machine.negotiated(), machine.counters().bytes, start);
+  report_done(hooks, *outcome, size);
+  return *outcome;
+}
+
+}  // namespace tftp::client
