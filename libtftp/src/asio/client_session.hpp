@@ -71,8 +71,19 @@ class Session {
     if (ec == asio::error::operation_aborted || stopped_) return;
     // An ICMP error from an earlier datagram (e.g. to a stranger) says nothing about this transfer.
     if (ec && ec != asio::error::connection_refused) return fail_locally(ec);
-    if (!ec) on_datagram(std::span<const std::byte>(receive_buffer_.data(), size));
+    if (!ec) on_datagram(std::span<const std::byte>(receive_buffer_.data(), with_error_terminated(size)));
     if (!done()) receive();
+  }
+
+  // Some servers end an ERROR's message without its NUL. The ERROR still says why the server stopped, so it
+  // is taken as meant (exit 1 with its message) rather than answered as a malformed packet.
+  std::size_t with_error_terminated(std::size_t size) {
+    const std::span<const std::byte> bytes(receive_buffer_.data(), size);
+    if (peek_opcode(bytes) != Opcode::error || size < header_size || size == receive_buffer_.size() || parse(bytes)) {
+      return size;
+    }
+    receive_buffer_[size] = std::byte{0};
+    return parse(std::span<const std::byte>(receive_buffer_.data(), size + 1)) ? size + 1 : size;
   }
 
   void on_datagram(std::span<const std::byte> bytes) {

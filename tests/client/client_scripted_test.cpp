@@ -1,0 +1,400 @@
+// The client against a scripted server on loopback that sends what no correct server sends: the exit
+// class, the packets the client sent back and the local file after each case.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "client_test_support.hpp"
+#include "scripted_server.hpp"
+#include "tftp/asio/client.hpp"
+
+namespace tftp::test {
+namespace {
+
+using namespace std::chrono_literals;
+using client::Exit;
+
+// Long enough that no retransmission is due while a script takes its turn on a loaded machine; the cases
+// that test timeouts set their own.
+client::Settings patient() {
+  client::Settings settings;
+  settings.timeout = 2000ms;
+  settings.retries = 2;
+  return settings;
+}
+
+client::Settings impatient() {
+  client::Settings settings;
+  settings.timeout = 100ms;
+  settings.retries = 2;
+  return settings;
+}
+
+std::vector<Datagram> at_socket(const std::vector<Datagram>& record, std::size_t socket) {
+  std::vector<Datagram> result;
+  for (const auto& d : record) {
+    if (d.socket == socket) result.push_back(d);
+  }
+  return result;
+}
+
+bool has_error(const std::vector<Datagram>& record, std::size_t socket, ErrorCode code) {
+  for (const auto& d : at_socket(record, socket)) {
+    if (is_error(d, code)) return true;
+  }
+  return false;
+}
+
+std::size_t count_packets(const std::vector<Datagram>& record, const Packet& packet) {
+  std::size_t n = 0;
+  for (const auto& d : record) n += parsed(d) == packet ? 1U : 0U;
+  return n;
+}
+
+Bytes error_bytes(std::uint16_t code, std::string_view message, bool with_nul) {
+  Bytes bytes{std::byte{0}, std::byte{5}, std::byte{static_cast<unsigned char>(code >> 8U)},
+              std::byte{static_cast<unsigned char>(code & 0xFFU)}};
+  for (char c : message) bytes.push_back(static_cast<std::byte>(c));
+  if (with_nul) bytes.push_back(std::byte{0});
+  return bytes;
+}
+
+// ---- The request -------------------------------------------------------------------------------
+
+TEST(ClientScripted, RrqAsksForBlksizeAndTsizeByDefault) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    s.send(0, Error{ErrorCode::file_not_found, "File not found"}, rrq.from);
+  });
+  const auto outcome = client::get(target_at(server.port(), "dir/f.bin", dir / "f.bin"), patient());
+  const auto record = server.finish();
+  ASSERT_FALSE(record.empty());
+  EXPECT_EQ(parsed(record.front()),
+            Packet(Rrq{"dir/f.bin", Mode::octet, {{"blksize", "1428"}, {"tsize", "0"}}}));
+  EXPECT_EQ(outcome.exit, Exit::server_error);
+  EXPECT_NE(outcome.message.find("File not found"), std::string::npos) << outcome.message;
+  EXPECT_NE(outcome.message.find('1'), std::string::npos) << outcome.message;
+  EXPECT_TRUE(dir.names().empty());
+}
+
+TEST(ClientScripted, NoOptionsSendsAPlainRfc1350Request) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, data_packet(1, 3, 'a'), rrq.from);
+    s.expect(tid);
+  });
+  auto settings = patient();
+  settings.options = false;
+  settings.mode = Mode::netascii;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  ASSERT_FALSE(record.empty());
+  EXPECT_EQ(parsed(record.front()), Packet(Rrq{"f", Mode::netascii, {}}));
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(read_file(dir / "f"), "aaa");
+  EXPECT_EQ(count_packets(at_socket(record, 1), Ack{1}), 1U);
+}
+
+// ---- The OACK ------------------------------------------------------------------------------------
+
+void expect_oack_refused(const OptionList& oack) {
+  TempDir dir;
+  ScriptedServer server([&oack](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Oack{oack}, rrq.from);
+    s.expect(tid);
+  });
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::protocol_error) << outcome.message;
+  EXPECT_TRUE(has_error(record, 1, ErrorCode::option_refused));
+  EXPECT_EQ(count_if_opcode(record, Opcode::ack), 0U);
+  EXPECT_TRUE(dir.names().empty());
+}
+
+TEST(ClientScripted, UnrequestedOptionInOackIsRefusedWithError8) {
+  expect_oack_refused({{"blksize", "1428"}, {"windowsize", "4"}});
+}
+
+TEST(ClientScripted, LargerBlksizeThanAskedIsRefusedWithError8) { expect_oack_refused({{"blksize", "1429"}}); }
+
+// ---- DATA ----------------------------------------------------------------------------------------
+
+void expect_violation_after_oack(const Bytes& bad) {
+  TempDir dir;
+  write_file(dir / "f", "old");
+  ScriptedServer server([&bad](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Oack{{{"blksize", "512"}}}, rrq.from);
+    s.expect(tid);  // ACK 0
+    s.send(tid, bad, rrq.from);
+    s.expect(tid);
+  });
+  auto settings = patient();
+  settings.block_size = 512;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::protocol_error) << outcome.message;
+  EXPECT_TRUE(has_error(record, 1, ErrorCode::illegal_operation));
+  EXPECT_GE(count_packets(record, Ack{0}), 1U);  // more when the script was slower than the adaptive timeout
+  EXPECT_EQ(count_packets(record, Ack{1}), 0U);
+  EXPECT_EQ(read_file(dir / "f"), "old");
+  EXPECT_EQ(dir.names(), std::set<std::string>{"f"});
+}
+
+TEST(ClientScripted, DataLongerThanTheBlockSizeIsAProtocolViolation) { expect_violation_after_oack(data_packet(1, 513)); }
+
+TEST(ClientScripted, TruncatedDataIsAProtocolViolation) {
+  expect_violation_after_oack(Bytes{std::byte{0}, std::byte{3}, std::byte{0}});
+}
+
+TEST(ClientScripted, TruncatedOackIsAProtocolViolation) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Bytes{std::byte{0}, std::byte{6}, std::byte{'b'}, std::byte{'l'}}, rrq.from);
+    s.expect(tid);
+  });
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::protocol_error) << outcome.message;
+  EXPECT_TRUE(has_error(record, 1, ErrorCode::illegal_operation));
+  EXPECT_TRUE(dir.names().empty());
+}
+
+// ---- ERROR ---------------------------------------------------------------------------------------
+
+TEST(ClientScripted, ServerErrorMidwayLeavesTheExistingFileUntouched) {
+  TempDir dir;
+  write_file(dir / "f", "old");
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, data_packet(1, 512), rrq.from);
+    s.expect(tid);  // ACK 1
+    s.send(tid, Error{ErrorCode::not_defined, "read failed"}, rrq.from);
+  });
+  auto settings = patient();
+  settings.options = false;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::server_error);
+  EXPECT_NE(outcome.message.find("error 0: read failed"), std::string::npos) << outcome.message;
+  EXPECT_EQ(count_if_opcode(record, Opcode::error), 0U);  // an ERROR is never answered
+  EXPECT_EQ(read_file(dir / "f"), "old");
+  EXPECT_EQ(dir.names(), std::set<std::string>{"f"});
+}
+
+TEST(ClientScripted, ErrorWithoutItsNulStillEndsWithTheServersMessage) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    s.send(s.open_socket(), error_bytes(1, "no such file", false), rrq.from);
+  });
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::server_error);
+  EXPECT_NE(outcome.message.find("no such file"), std::string::npos) << outcome.message;
+  EXPECT_EQ(count_if_opcode(record, Opcode::error), 0U);
+  EXPECT_TRUE(dir.names().empty());
+}
+
+TEST(ClientScripted, RefusedWrqIsAServerError) {
+  TempDir dir;
+  write_file(dir / "up", pattern_bytes(1000));
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto wrq = s.expect(0);
+    s.send(s.open_socket(), Error{ErrorCode::access_violation, "Access violation"}, wrq.from);
+  });
+  const auto outcome = client::put(target_at(server.port(), "remote", dir / "up"), patient());
+  const auto record = server.finish();
+  ASSERT_FALSE(record.empty());
+  EXPECT_EQ(parsed(record.front()), Packet(Wrq{"remote", Mode::octet, {{"blksize", "1428"}, {"tsize", "1000"}}}));
+  EXPECT_EQ(outcome.exit, Exit::server_error);
+  EXPECT_EQ(count_if_opcode(record, Opcode::data), 0U);
+}
+
+// ---- Transfer IDs --------------------------------------------------------------------------------
+
+TEST(ClientScripted, StrangerPortMidwayGetsError5AndTheTransferGoesOn) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    const auto stranger = s.open_socket();
+    s.send(tid, data_packet(1, 512, 'x'), rrq.from);
+    s.expect(tid);  // ACK 1
+    s.send(stranger, data_packet(2, 7, 'z'), rrq.from);
+    s.expect(stranger);  // ERROR 5
+    s.send(tid, data_packet(2, 100, 'y'), rrq.from);
+    s.expect(tid);  // ACK 2
+  });
+  auto settings = patient();
+  settings.options = false;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(read_file(dir / "f"), std::string(512, 'x') + std::string(100, 'y'));
+  const auto to_stranger = at_socket(record, 2);
+  ASSERT_EQ(to_stranger.size(), 1U);
+  EXPECT_TRUE(is_error(to_stranger.front(), ErrorCode::unknown_transfer_id));
+  EXPECT_EQ(count_packets(at_socket(record, 1), Ack{2}), 1U);
+}
+
+TEST(ClientScripted, ReplyFromTheListeningPortIsFollowedThere) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    s.send(0, data_packet(1, 5, 'q'), rrq.from);
+    s.expect(0);
+  });
+  auto settings = patient();
+  settings.options = false;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(read_file(dir / "f"), "qqqqq");
+  EXPECT_EQ(count_packets(at_socket(record, 0), Ack{1}), 1U);
+}
+
+// ---- Silence -------------------------------------------------------------------------------------
+
+TEST(ClientScripted, SilentServerTimesOutAfterOneRequestPerRetry) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer&) {});
+  const auto settings = impatient();
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::timed_out) << outcome.message;
+  EXPECT_EQ(count_if_opcode(record, Opcode::rrq), 1U + settings.retries);
+  EXPECT_TRUE(dir.names().empty());
+}
+
+TEST(ClientScripted, SilenceMidwayTimesOutAndKeepsNoFile) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    s.send(s.open_socket(), data_packet(1, 512), rrq.from);
+  });
+  auto settings = impatient();
+  settings.options = false;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::timed_out) << outcome.message;
+  EXPECT_EQ(count_packets(at_socket(record, 1), Ack{1}), 1U + settings.retries);
+  EXPECT_TRUE(dir.names().empty());
+}
+
+TEST(ClientScripted, GiveUpTimeFollowsTheBackoff) {
+  client::Settings settings;
+  EXPECT_EQ(client::give_up_after(settings), 31s);  // 1 + 2 + 4 + 8 + 8 + 8
+  settings.timeout = 100ms;
+  settings.retries = 2;
+  EXPECT_EQ(client::give_up_after(settings), 700ms);
+  settings.timeout = 10s;
+  settings.retries = 1;
+  EXPECT_EQ(client::give_up_after(settings), 20s);  // never below the asked timeout
+}
+
+// ---- Local failures before any packet ----------------------------------------------------------
+
+// Loopback delivers within sendto, so an empty queue after the call means nothing was sent.
+bool nothing_arrived(const UdpSocket& socket) {
+  std::byte buffer[16];
+  return ::recv(socket.fd(), buffer, sizeof(buffer), MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+TEST(ClientScripted, PutOfAMissingFileExits4BeforeAnyPacket) {
+  TempDir dir;
+  UdpSocket listener(Family::v4);
+  const auto outcome = client::put(target_at(listener.port(), "r", dir / "missing"), patient());
+  EXPECT_EQ(outcome.exit, Exit::local_error);
+  EXPECT_NE(outcome.message.find("missing"), std::string::npos) << outcome.message;
+  EXPECT_TRUE(nothing_arrived(listener));
+}
+
+TEST(ClientScripted, PutOfADirectoryExits4BeforeAnyPacket) {
+  TempDir dir;
+  UdpSocket listener(Family::v4);
+  const auto outcome = client::put(target_at(listener.port(), "r", dir.path().string()), patient());
+  EXPECT_EQ(outcome.exit, Exit::local_error);
+  EXPECT_TRUE(nothing_arrived(listener));
+}
+
+TEST(ClientScripted, GetIntoAMissingDirectoryExits4BeforeAnyPacket) {
+  TempDir dir;
+  UdpSocket listener(Family::v4);
+  const auto outcome = client::get(target_at(listener.port(), "f", dir / "no/such/dir/f"), patient());
+  EXPECT_EQ(outcome.exit, Exit::local_error);
+  EXPECT_TRUE(nothing_arrived(listener));
+  EXPECT_TRUE(dir.names().empty());
+}
+
+// ---- stdout -------------------------------------------------------------------------------------
+
+TEST(ClientScripted, GetToStdoutWritesNothingWhenTheTransferFails) {
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, data_packet(1, 512), rrq.from);
+    s.expect(tid);
+    s.send(tid, Error{ErrorCode::not_defined, "gone"}, rrq.from);
+  });
+  auto settings = patient();
+  settings.options = false;
+  testing::internal::CaptureStdout();
+  const auto outcome = client::get(target_at(server.port(), "f", "-"), settings);
+  const auto out = testing::internal::GetCapturedStdout();
+  server.finish();
+  EXPECT_EQ(outcome.exit, Exit::server_error);
+  EXPECT_EQ(out, "");
+}
+
+TEST(ClientScripted, GetToStdoutWritesTheWholeFile) {
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, data_packet(1, 512, 'a'), rrq.from);
+    s.expect(tid);
+    s.send(tid, data_packet(2, 0), rrq.from);
+    s.expect(tid);
+  });
+  auto settings = patient();
+  settings.options = false;
+  testing::internal::CaptureStdout();
+  const auto outcome = client::get(target_at(server.port(), "f", "-"), settings);
+  const auto out = testing::internal::GetCapturedStdout();
+  server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(out, std::string(512, 'a'));
+}
+
+// ---- tsize ---------------------------------------------------------------------------------------
+
+TEST(ClientScripted, TsizeThatDisagreesWithTheBytesIsReported) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Oack{{{"tsize", "10"}}}, rrq.from);
+    s.expect(tid);  // ACK 0
+    s.send(tid, data_packet(1, 4, 'k'), rrq.from);
+    s.expect(tid);
+  });
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
+  server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  ASSERT_TRUE(outcome.warning.has_value());
+  EXPECT_NE(outcome.warning->find("10"), std::string::npos) << *outcome.warning;
+  EXPECT_EQ(read_file(dir / "f"), "kkkk");
+}
+
+}  // namespace
+}  // namespace tftp::test
