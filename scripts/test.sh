@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test: the dev build (g++, strict warnings, all labels)
-# and the asan build (unit, machine and fuzz-corpus replay under AddressSanitizer + UBSan).
+# and the asan build (unit, machine and fuzz-corpus replay under AddressSanitizer + UBSan), then a short
+# libFuzzer run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake --workflow --preset dev
 cmake --workflow --preset asan
+# Every libFuzzer target (clang 14) for a bounded time from its seed corpus; a crash or a property
+# violation fails the run and prints where the input was kept.
+cmake --workflow --preset fuzz
+bash fuzz/run_fuzzers.sh -t "${TFTP_FUZZ_SECONDS:-20}"
