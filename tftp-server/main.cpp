@@ -1,7 +1,116 @@
-// tftp-server: not implemented yet (see its issue).
-#include <cstdio>
+// tftp-server: serve a directory over TFTP. Argument parsing and printing only; the work is in
+// tftp/asio/server.hpp.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
-int main() {
-  std::fputs("tftp-server: not implemented\n", stderr);
-  return 2;
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "tftp/asio/server.hpp"
+#include "tftp/version.hpp"
+
+namespace {
+
+using namespace tftp::server;
+
+// CLI11 validators built on the library's parsers, so the command line and the tests agree on the forms.
+template <class Parse>
+CLI::Validator form(Parse parse, std::string description) {
+  return CLI::Validator(
+      [parse, description](std::string& text) {
+        return parse(text) ? std::string() : fmt::format("{} is not {}", text, description);
+      },
+      description);
+}
+
+struct Cli {
+  ServerConfig config;
+  std::vector<std::string> listen;
+  std::string max_upload;
+  std::string port_range;
+  std::string umask = "022";
+  std::string log_format = "text";
+  double timeout_s = 1.0;
+  double grace_s = 3.0;
+  bool verbose = false;
+  bool quiet = false;
+};
+
+void add_options(CLI::App& app, Cli& cli) {
+  auto& c = cli.config;
+  app.add_option("ROOT", c.root, "directory to serve")->capture_default_str();
+  app.add_option("-l,--listen", cli.listen,
+                 "ADDR:PORT to serve on, repeatable: 127.0.0.1:6969, [::1]:6969, :6969 (any address).\n"
+                 "Default: the sockets systemd passes (LISTEN_FDS), else [::]:69 dual-stack (0.0.0.0:69 without IPv6)")
+      ->check(form(parse_listen_address, "ADDR:PORT"));
+  app.add_flag("--create", c.allow_create, "a WRQ may create a new file (default: read-only, WRQ gets ERROR 2)");
+  app.add_flag("--overwrite", c.allow_overwrite, "a WRQ may replace an existing file (otherwise ERROR 6)");
+  app.add_option("--max-upload", cli.max_upload, "largest upload, e.g. 10M, 2G (larger: ERROR 3, nothing kept)")
+      ->check(form(parse_size, "a size like 4096, 512K, 10M, 2G"));
+  app.add_option("--blksize-max", c.policy.max_block_size, "largest block size granted (RFC 2348)")
+      ->check(CLI::Range(8, 65464))->capture_default_str();
+  app.add_option("--windowsize-max", c.policy.max_window_size, "largest window granted (RFC 7440)")
+      ->check(CLI::Range(1, 65535))->capture_default_str();
+  app.add_option("--timeout", cli.timeout_s, "retransmission timeout in seconds unless the client asks (0.01-255)")
+      ->check(CLI::Range(0.01, 255.0))->capture_default_str();
+  app.add_option("--retries", c.retries, "retransmissions of one packet before a transfer is given up")
+      ->check(CLI::Range(0, 100))->capture_default_str();
+  app.add_option("--max-sessions", c.max_sessions, "transfers at once; beyond: ERROR 0 \"server busy\"")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--max-sessions-per-client", c.max_sessions_per_client, "transfers at once from one IP address")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--port-range", cli.port_range, "LO:HI, the UDP ports transfers answer from (for firewalls)")
+      ->check(form(parse_port_range, "LO:HI with 1 <= LO <= HI <= 65535"));
+  app.add_option("-u,--user", c.user, "drop to this user (and its groups) once the sockets are bound");
+  app.add_option("--umask", cli.umask, "umask for uploaded files, octal (new files get 0666 & ~MASK)")
+      ->check(form(parse_umask, "an octal mask like 022"))->capture_default_str();
+  app.add_option("--grace", cli.grace_s, "seconds running transfers may go on after SIGINT/SIGTERM")
+      ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  auto* verbose = app.add_flag("-v,--verbose", cli.verbose, "log every packet");
+  app.add_flag("-q,--quiet", cli.quiet, "log warnings and errors only")->excludes(verbose);
+  app.add_option("--log-format", cli.log_format, "log lines as text or JSON objects")
+      ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+}
+
+ServerConfig finish(Cli& cli) {
+  auto config = std::move(cli.config);
+  for (const auto& text : cli.listen) config.listen.push_back(*parse_listen_address(text));
+  if (!cli.max_upload.empty()) config.policy.max_upload = parse_size(cli.max_upload);
+  if (!cli.port_range.empty()) config.port_range = parse_port_range(cli.port_range);
+  config.umask = *parse_umask(cli.umask);
+  config.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
+  config.grace = std::chrono::milliseconds(std::lround(cli.grace_s * 1000));
+  config.verbosity = cli.verbose ? Verbosity::verbose : cli.quiet ? Verbosity::quiet : Verbosity::normal;
+  config.log_format = cli.log_format == "json" ? LogFormat::json : LogFormat::text;
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tftp-server: serve ROOT over TFTP (RFC 1350, 2347-2349, 7440), read-only unless --create/--overwrite"};
+  app.set_version_flag("--version", std::string("tftp-server ") + tftp::version);
+  app.footer(
+      "Names resolve beneath ROOT only: \"..\", absolute names, control characters and symlinks leaving ROOT\n"
+      "are refused; a backslash is a path separator. Uploads appear only when complete.\n"
+      "SIGINT/SIGTERM: stop taking requests, let transfers finish within --grace, exit 0.");
+  Cli cli;
+  add_options(app, cli);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error exits 2 as usual for command-line tools.
+    const int status = app.exit(e);
+    return status == 0 ? 0 : 2;
+  }
+  try {
+    return run_server(finish(cli));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tftp-server: {}\n", e.what());
+    return 1;
+  }
 }

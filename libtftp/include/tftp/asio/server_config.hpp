@@ -51,6 +51,8 @@ struct ServerConfig {
   ServerPolicy policy{.max_block_size = tftp::max_block_size, .max_window_size = 64};
   std::chrono::milliseconds timeout{1000};  // retransmission timeout unless the client negotiates one
   unsigned retries = 5;                     // retransmissions of one packet before giving up
+  // Measure round trips and adapt the timeout (RFC 6298); off: `timeout` with backoff (tests want it fixed).
+  bool adaptive_timeout = true;
   // How often the first DATA/OACK goes out again while the client has not answered anything: a spoofed
   // request makes the server send at most 1 + initial_resends packets to the victim.
   unsigned initial_resends = 2;

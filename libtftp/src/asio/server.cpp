@@ -1,0 +1,389 @@
+#include "tftp/asio/server.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <system_error>
+
+#include <asio/ip/v6_only.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "server_session.hpp"
+#include "server_system.hpp"
+#include "tftp/asio/endpoint.hpp"
+#include "tftp/codec.hpp"
+
+namespace tftp::server {
+
+namespace {
+
+using asio::ip::udp;
+
+TransferConfig transfer_config(const ServerConfig& config) {
+  TransferConfig transfer;
+  transfer.initial_timeout = config.timeout;
+  transfer.min_timeout = std::min<Duration>(transfer.min_timeout, config.timeout);
+  transfer.max_timeout = std::max<Duration>(transfer.max_timeout, config.timeout);
+  transfer.max_retries = config.retries;
+  transfer.adaptive = config.adaptive_timeout;
+  return transfer;
+}
+
+Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
+
+}  // namespace
+
+struct Server::Impl final : SessionHost {
+  struct Listener {
+    Impl* owner = nullptr;  // null once the server is gone: a late handler must not touch it
+    udp::socket socket;
+    udp::endpoint local;
+    udp::endpoint from;
+    std::array<std::byte, max_request_size + 1> buffer{};  // one more: an over-long request is seen as such
+  };
+
+  Impl(asio::io_context& io, const ServerConfig& config, ServerLog& log)
+      : io_(io), config_(config), log_(log), root_(config.root), grace_timer_(io),
+        transfer_(transfer_config(config)) {
+    if (config_.listen.empty()) {
+      for (auto& socket : adopt_systemd_sockets(io_)) add_listener(std::move(socket));
+    }
+    if (listeners_.empty()) {
+      auto addresses = config_.listen;
+      if (addresses.empty()) addresses.push_back(ListenAddress{"", default_server_port});
+      for (const auto& address : addresses) bind_listener(address);
+    }
+  }
+
+  ~Impl() override {
+    for (auto& listener : listeners_) {
+      listener->owner = nullptr;
+      std::error_code ignored;
+      listener->socket.close(ignored);
+    }
+    for (auto& [client, session] : sessions_) session->detach();
+  }
+
+  // ---- Listening sockets -------------------------------------------------------------------------
+
+  void bind_listener(const ListenAddress& address) {
+    udp::socket socket(io_);
+    udp::endpoint endpoint;
+    std::error_code ec;
+    if (address.host.empty()) {
+      // [::] dual-stack where the host has IPv6, 0.0.0.0 otherwise.
+      socket.open(udp::v6(), ec);
+      if (!ec) {
+        socket.set_option(asio::ip::v6_only(false), ec);
+        endpoint = udp::endpoint(udp::v6(), address.port);
+      } else {
+        socket.open(udp::v4());
+        endpoint = udp::endpoint(udp::v4(), address.port);
+      }
+    } else {
+      const auto ip = asio::ip::make_address(address.host, ec);
+      if (ec) throw std::system_error(ec, "listen address " + address.host);
+      endpoint = udp::endpoint(ip, address.port);
+      socket.open(endpoint.protocol());
+    }
+    socket.bind(endpoint, ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + net::to_string(endpoint));
+    add_listener(std::move(socket));
+  }
+
+  void add_listener(udp::socket socket) {
+    socket.non_blocking(true);
+    auto listener = std::make_shared<Listener>(Listener{this, std::move(socket), {}, {}, {}});
+    listener->local = listener->socket.local_endpoint();
+    listeners_.push_back(std::move(listener));
+  }
+
+  void start() {
+    for (auto& listener : listeners_) {
+      log_.write(LogEvent{LogLevel::info, "listening", {}}
+                     .add("address", net::to_string(listener->local))
+                     .add("root", root_.path()));
+      receive(listener);
+    }
+  }
+
+  static void receive(const std::shared_ptr<Listener>& listener) {
+    listener->socket.async_receive_from(
+        asio::buffer(listener->buffer), listener->from, [listener](std::error_code ec, std::size_t size) {
+          if (ec == asio::error::operation_aborted || listener->owner == nullptr) return;
+          if (!ec) listener->owner->on_request(*listener, std::span<const std::byte>(listener->buffer).first(size));
+          if (listener->owner != nullptr && !listener->owner->stopping_) receive(listener);
+        });
+  }
+
+  // ---- Requests ----------------------------------------------------------------------------------
+
+  void on_request(Listener& listener, std::span<const std::byte> datagram) {
+    const udp::endpoint client = listener.from;
+    trace(client, datagram);
+    const auto opcode = peek_opcode(datagram);
+    if (opcode != Opcode::rrq && opcode != Opcode::wrq) return;  // stray DATA/ACK/ERROR: not for us
+    auto parsed = parse(datagram);
+    if (!parsed) {
+      refuse(listener, client, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
+      return;
+    }
+    if (const auto it = sessions_.find(client); it != sessions_.end()) {
+      // A retransmitted request: its transfer is already answering it.
+      if (it->second->running()) return;
+      it->second->close();  // a completed upload dallying: the client has moved on
+    }
+    if (auto* rrq = std::get_if<Rrq>(&*parsed)) {
+      serve_read(listener, client, *rrq);
+    } else {
+      serve_write(listener, client, std::get<Wrq>(*parsed));
+    }
+  }
+
+  bool admit(Listener& listener, const udp::endpoint& client, const std::string& file) {
+    const auto it = running_per_client_.find(client.address());
+    const std::size_t mine = it == running_per_client_.end() ? 0 : it->second;
+    if (sessions_.size() < config_.max_sessions && mine < config_.max_sessions_per_client) return true;
+    refuse(listener, client, file, busy());
+    return false;
+  }
+
+  void serve_read(Listener& listener, const udp::endpoint& client, const Rrq& rrq) {
+    if (!admit(listener, client, rrq.filename)) return;
+    auto opened = root_.open_for_read(rrq.filename);
+    if (auto* refusal = std::get_if<Refusal>(&opened)) {
+      refuse(listener, client, rrq.filename, Error{refusal->code, refusal->message});
+      return;
+    }
+    fileio::FileSource source(fileio::Fd(std::get<ScopedFd>(opened).release()), rrq.mode);
+    // The netascii size is known only by reading the file once: pay for that only when asked.
+    if (rrq.mode == Mode::netascii && find_option(rrq.options, "tsize") != nullptr) {
+      static_cast<void>(source.count_netascii());
+    }
+    const auto answer = negotiate(config_.policy, rrq.options, Direction::read, source.tsize());
+    if (answer.refusal) {
+      refuse(listener, client, rrq.filename, *answer.refusal);
+      return;
+    }
+    auto session = open_session(listener, client, {client, rrq.filename, Direction::read, rrq.mode});
+    if (session) session->start_read(std::move(source), answer, transfer_);
+  }
+
+  void serve_write(Listener& listener, const udp::endpoint& client, const Wrq& wrq) {
+    if (!config_.allow_create && !config_.allow_overwrite) {
+      refuse(listener, client, wrq.filename, Error{ErrorCode::access_violation, "uploads are disabled"});
+      return;
+    }
+    if (!admit(listener, client, wrq.filename)) return;
+    auto opened = root_.open_for_upload(wrq.filename);
+    if (auto* refusal = std::get_if<Refusal>(&opened)) {
+      refuse(listener, client, wrq.filename, Error{refusal->code, refusal->message});
+      return;
+    }
+    auto& target = std::get<UploadTarget>(opened);
+    if (target.exists && !config_.allow_overwrite) {
+      refuse(listener, client, wrq.filename, Error{ErrorCode::file_exists, "file already exists"});
+      return;
+    }
+    if (!target.exists && !config_.allow_create) {
+      refuse(listener, client, wrq.filename, Error{ErrorCode::access_violation, "creating files is not allowed"});
+      return;
+    }
+    const auto answer = negotiate(config_.policy, wrq.options, Direction::write, std::nullopt);
+    if (answer.refusal) {
+      refuse(listener, client, wrq.filename, *answer.refusal);
+      return;
+    }
+    std::error_code ec;
+    const fileio::AtomicFile::Options options{.overwrite = config_.allow_overwrite,
+                                              .mode = static_cast<mode_t>(0666U & ~config_.umask),
+                                              .sync = false};
+    auto file = fileio::AtomicFile::create(target.directory.get(), target.leaf, options, ec);
+    if (ec) {
+      refuse(listener, client, wrq.filename, fileio::error_for(ec));
+      return;
+    }
+    auto session = open_session(listener, client, {client, wrq.filename, Direction::write, wrq.mode});
+    if (session) {
+      session->start_write(Upload{std::move(target.directory), std::move(file), wrq.mode, config_.policy.max_upload},
+                           answer, transfer_);
+    }
+  }
+
+  std::shared_ptr<Session> open_session(Listener& listener, const udp::endpoint& client, SessionRequest request) {
+    std::error_code ec;
+    auto socket = session_socket(listener, ec);
+    if (ec) {
+      log_.write(LogEvent{LogLevel::error, "session-socket", {}}.add("error", ec.message()));
+      refuse(listener, client, request.file, busy());
+      return nullptr;
+    }
+    auto session = std::make_shared<Session>(std::move(socket), std::move(request), *this, config_.initial_resends);
+    sessions_.emplace(client, session);
+    ++running_per_client_[client.address()];
+    return session;
+  }
+
+  udp::socket session_socket(const Listener& listener, std::error_code& ec) {
+    udp::socket socket(io_);
+    socket.open(listener.local.protocol(), ec);
+    if (ec) return socket;
+    if (listener.local.address().is_v6() && listener.local.address().is_unspecified()) {
+      socket.set_option(asio::ip::v6_only(false), ec);
+    }
+    if (!config_.port_range) {
+      socket.bind(udp::endpoint(listener.local.address(), 0), ec);
+    } else {
+      const auto [low, high] = *config_.port_range;
+      const unsigned count = unsigned{high} - low + 1;
+      for (unsigned tried = 0; tried < count; ++tried) {
+        const auto port = static_cast<std::uint16_t>(low + (next_port_ + tried) % count);
+        socket.bind(udp::endpoint(listener.local.address(), port), ec);
+        if (!ec) {
+          next_port_ = (next_port_ + tried + 1) % count;
+          break;
+        }
+      }
+    }
+    if (!ec) socket.non_blocking(true, ec);
+    return socket;
+  }
+
+  void refuse(Listener& listener, const udp::endpoint& client, const std::string& file, const Error& error) {
+    log_.write(LogEvent{LogLevel::warning, "refused", {}}
+                   .add("client", net::to_string(client))
+                   .add("file", file)
+                   .add_number("code", std::to_string(static_cast<unsigned>(error.code)))
+                   .add("reason", error.message));
+    std::array<std::byte, 1024> out{};
+    const auto size = encode(error, out);
+    if (!size) return;
+    std::error_code ignored;
+    listener.socket.send_to(asio::buffer(out.data(), *size), client, 0, ignored);
+  }
+
+  void trace(const udp::endpoint& peer, std::span<const std::byte> datagram) {
+    if (!log_.tracing()) return;
+    log_.write(LogEvent{LogLevel::debug, "packet", {}}
+                   .add("dir", "recv")
+                   .add("peer", net::to_string(peer))
+                   .add("packet", describe_datagram(datagram)));
+  }
+
+  // ---- SessionHost --------------------------------------------------------------------------------
+
+  void transfer_done(Session& session, const TransferRecord& record) override {
+    const auto it = running_per_client_.find(session.client().address());
+    if (it != running_per_client_.end() && --it->second == 0) running_per_client_.erase(it);
+    log_.write(transfer_event(record));
+  }
+
+  void session_closed(Session& session) override {
+    const auto it = sessions_.find(session.client());
+    if (it != sessions_.end() && it->second.get() == &session) sessions_.erase(it);
+    if (stopping_ && sessions_.empty()) stopped();
+  }
+
+  ServerLog& log() override { return log_; }
+
+  // ---- Shutdown ----------------------------------------------------------------------------------
+
+  void shutdown(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
+    if (on_stopped) on_stopped_ = std::move(on_stopped);
+    if (!stopping_) {
+      stopping_ = true;
+      for (auto& listener : listeners_) {
+        std::error_code ignored;
+        listener->socket.close(ignored);
+      }
+      log_.write(LogEvent{LogLevel::info, "shutdown", {}}
+                     .add_number("sessions", std::to_string(sessions_.size()))
+                     .add_number("grace_seconds", fmt::format("{:.3f}", std::chrono::duration<double>(grace).count())));
+    }
+    // Completed uploads that dally only wait for a lost final ACK to be asked again: not worth a grace.
+    std::vector<std::shared_ptr<Session>> dallying;
+    for (auto& [client, session] : sessions_) {
+      if (!session->running()) dallying.push_back(session);
+    }
+    for (auto& session : dallying) session->close();
+    if (sessions_.empty()) {
+      stopped();
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    if (grace_armed_ && deadline >= grace_timer_.expiry()) return;
+    grace_armed_ = true;
+    grace_timer_.expires_at(deadline);
+    grace_timer_.async_wait([this](std::error_code ec) {
+      if (ec) return;
+      std::vector<std::shared_ptr<Session>> left;
+      for (auto& [client, session] : sessions_) left.push_back(session);
+      for (auto& session : left) session->abort(Error{ErrorCode::not_defined, "server shutting down"});
+    });
+  }
+
+  void stopped() {
+    grace_timer_.cancel();
+    if (on_stopped_) std::exchange(on_stopped_, nullptr)();
+  }
+
+  asio::io_context& io_;
+  ServerConfig config_;
+  ServerLog& log_;
+  Root root_;
+  asio::steady_timer grace_timer_;
+  TransferConfig transfer_;
+  std::vector<std::shared_ptr<Listener>> listeners_;
+  std::map<udp::endpoint, std::shared_ptr<Session>> sessions_;
+  std::map<asio::ip::address, std::size_t> running_per_client_;
+  unsigned next_port_ = 0;
+  bool stopping_ = false;
+  bool grace_armed_ = false;
+  std::function<void()> on_stopped_;
+};
+
+Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
+    : impl_(std::make_unique<Impl>(io, config, log)) {}
+
+Server::~Server() = default;
+
+std::vector<asio::ip::udp::endpoint> Server::local_endpoints() const {
+  std::vector<asio::ip::udp::endpoint> endpoints;
+  for (const auto& listener : impl_->listeners_) endpoints.push_back(listener->local);
+  return endpoints;
+}
+
+void Server::start() { impl_->start(); }
+
+void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
+  impl_->shutdown(grace, std::move(on_stopped));
+}
+
+std::size_t Server::session_count() const noexcept { return impl_->sessions_.size(); }
+
+int run_server(const ServerConfig& config) {
+  asio::io_context io;
+  ServerLog log(config.log_format, config.verbosity);
+  Server server(io, config, log);
+  if (config.user) drop_privileges(*config.user);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  // The first signal starts the grace; a second one ends the transfers at once. The wait is renewed
+  // before shutting down, so that the server's stop cancels it and io.run() returns.
+  bool signalled = false;
+  std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int) {
+    if (ec) return;
+    signals.async_wait(on_signal);
+    server.shutdown(signalled ? std::chrono::milliseconds(0) : config.grace, [&] { signals.cancel(); });
+    signalled = true;
+  };
+  signals.async_wait(on_signal);
+  server.start();
+  io.run();
+  log.write(LogEvent{LogLevel::info, "stopped", {}});
+  return 0;
+}
+
+}  // namespace tftp::server

@@ -1,0 +1,236 @@
+#include "server_session.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "tftp/asio/endpoint.hpp"
+#include "tftp/codec.hpp"
+
+namespace tftp::server {
+
+namespace {
+
+// Room for an OACK or ERROR, which never exceed a request's size much (an OACK echoes requested names).
+constexpr std::size_t control_room = 1024;
+
+std::string_view opcode_name(Opcode op) {
+  switch (op) {
+    case Opcode::rrq: return "RRQ";
+    case Opcode::wrq: return "WRQ";
+    case Opcode::data: return "DATA";
+    case Opcode::ack: return "ACK";
+    case Opcode::error: return "ERROR";
+    case Opcode::oack: return "OACK";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string describe_datagram(std::span<const std::byte> datagram) {
+  const auto parsed = parse(datagram);
+  if (!parsed) return fmt::format("malformed ({} bytes)", datagram.size());
+  return std::visit(
+      [&](const auto& packet) -> std::string {
+        using T = std::decay_t<decltype(packet)>;
+        if constexpr (std::is_same_v<T, Data>) {
+          return fmt::format("DATA {} ({} bytes)", packet.block, packet.payload.size());
+        } else if constexpr (std::is_same_v<T, Ack>) {
+          return fmt::format("ACK {}", packet.block);
+        } else if constexpr (std::is_same_v<T, Error>) {
+          return fmt::format("ERROR {} {}", static_cast<unsigned>(packet.code), packet.message);
+        } else if constexpr (std::is_same_v<T, Oack>) {
+          std::string text = "OACK";
+          for (const auto& option : packet.options) text += fmt::format(" {}={}", option.name, option.value);
+          return text;
+        } else {
+          return fmt::format("{} {}", opcode_name(*peek_opcode(datagram)), packet.filename);
+        }
+      },
+      *parsed);
+}
+
+std::string describe_outcome(const Outcome& outcome) {
+  if (outcome.completed()) return "ok";
+  if (outcome.received) {
+    return fmt::format("client sent ERROR {}: {}", static_cast<unsigned>(outcome.received->code),
+                       outcome.received->message);
+  }
+  const std::string why = make_error_code(outcome.error).message();
+  if (outcome.sent) {
+    return fmt::format("{}; sent ERROR {}: {}", why, static_cast<unsigned>(outcome.sent->code), outcome.sent->message);
+  }
+  return why;
+}
+
+Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host, unsigned initial_resends)
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      request_(std::move(request)),
+      host_(&host),
+      initial_resends_(initial_resends),
+      started_(Clock::now()) {}
+
+void Session::size_buffers(std::uint16_t block_size) {
+  // One byte more than the largest DATA, so that an over-long one is seen as such and not cut to fit.
+  rx_.resize(std::max(header_size + block_size + 1, control_room));
+  tx_.resize(std::max(header_size + block_size, control_room));
+}
+
+void Session::start_read(fileio::FileSource source, const ServerAnswer& answer, const TransferConfig& config) {
+  size_buffers(answer.negotiated.block_size);
+  source_.emplace(std::move(source));
+  sender_.emplace(Sender::serve_read(answer, *source_, config, started_));
+  begin();
+}
+
+void Session::start_write(Upload upload, const ServerAnswer& answer, const TransferConfig& config) {
+  size_buffers(answer.negotiated.block_size);
+  upload_.emplace(std::move(upload));
+  sink_.emplace(upload_->file, upload_->mode, upload_->limit);
+  receiver_.emplace(Receiver::serve_write(answer, *sink_, config, started_));
+  begin();
+}
+
+void Session::begin() {
+  after_input();
+  if (!closed_) receive();
+}
+
+void Session::receive() {
+  socket_.async_receive_from(asio::buffer(rx_), from_, [self = shared_from_this()](std::error_code ec, std::size_t n) {
+    self->on_receive(ec, n);
+  });
+}
+
+void Session::on_receive(std::error_code ec, std::size_t size) {
+  if (closed_ || ec == asio::error::operation_aborted) return;
+  if (!ec) {
+    const auto datagram = std::span<const std::byte>(rx_).first(size);
+    if (from_ != request_.client) {
+      answer_stranger(datagram);
+    } else {
+      trace("recv", from_, datagram);
+      heard_ = true;
+      machine([&](auto& m) { m.on_datagram(datagram, Clock::now()); });
+      after_input();
+    }
+  }
+  // Other errors (an ICMP error reported late) say nothing about the transfer: keep receiving.
+  if (!closed_) receive();
+}
+
+void Session::answer_stranger(std::span<const std::byte> datagram) {
+  trace("stranger", from_, datagram);
+  if (peek_opcode(datagram) == Opcode::error) return;
+  const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, tx_);
+  if (!size) return;
+  std::error_code ignored;
+  socket_.send_to(asio::buffer(tx_.data(), *size), from_, 0, ignored);
+  host_->log().write(LogEvent{LogLevel::warning, "stranger", {}}
+                         .add("client", net::to_string(request_.client))
+                         .add("stranger", net::to_string(from_))
+                         .add("file", request_.file));
+}
+
+void Session::on_timer(std::error_code ec) {
+  if (closed_ || ec == asio::error::operation_aborted) return;
+  armed_.reset();
+  const auto now = Clock::now();
+  const auto deadline = machine([](auto& m) { return m.next_deadline(); });
+  const auto sent = machine([](auto& m) { return m.counters().datagrams_sent; });
+  if (!heard_ && deadline && now >= *deadline && sent >= 1 + std::uint64_t{initial_resends_}) {
+    // Nobody asked for this transfer (a spoofed request) or the client is gone: stop resending quietly.
+    report("no answer from the client");
+    close();
+    return;
+  }
+  machine([&](auto& m) { m.on_timeout(now); });
+  after_input();
+}
+
+void Session::after_input() {
+  flush();
+  if (!done_ && !machine([](auto& m) { return m.outcome().running(); })) report();
+  if (closed_) return;
+  if (machine([](auto& m) { return m.is_finished(); })) {
+    close();
+  } else {
+    rearm();
+  }
+}
+
+void Session::flush() {
+  while (const auto size = machine([&](auto& m) { return m.poll_transmit(tx_); })) {
+    const auto datagram = std::span<const std::byte>(tx_).first(*size);
+    trace("send", request_.client, datagram);
+    std::error_code ignored;  // would_block and the like: a lost datagram, the machine retransmits
+    socket_.send_to(asio::buffer(datagram.data(), datagram.size()), request_.client, 0, ignored);
+  }
+}
+
+void Session::rearm() {
+  const auto deadline = machine([](auto& m) { return m.next_deadline(); });
+  if (deadline == armed_) return;
+  armed_ = deadline;
+  if (!deadline) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(*deadline);
+  timer_.async_wait([self = shared_from_this()](std::error_code ec) { self->on_timer(ec); });
+}
+
+void Session::report(std::string result_override) {
+  if (done_) return;
+  done_ = true;
+  TransferRecord record;
+  record.client = net::to_string(request_.client);
+  record.file = request_.file;
+  record.direction = request_.direction;
+  record.elapsed = Clock::now() - started_;
+  const bool overridden = !result_override.empty();
+  machine([&](auto& m) {
+    record.bytes = m.counters().bytes;
+    record.block_size = m.negotiated().block_size;
+    record.window_size = m.negotiated().window_size;
+    record.ok = m.outcome().completed() && !overridden;
+    record.result = overridden ? std::move(result_override) : describe_outcome(m.outcome());
+  });
+  host_->transfer_done(*this, record);
+}
+
+void Session::abort(const Error& error) {
+  if (closed_) return;
+  if (done_) {
+    close();
+    return;
+  }
+  machine([&](auto& m) { m.abort(error); });
+  after_input();
+}
+
+void Session::close() {
+  if (closed_) return;
+  detach();
+  host_->session_closed(*this);
+}
+
+void Session::detach() noexcept {
+  closed_ = true;
+  std::error_code ignored;
+  timer_.cancel();
+  socket_.close(ignored);
+}
+
+void Session::trace(const char* what, const asio::ip::udp::endpoint& peer, std::span<const std::byte> datagram) {
+  if (!host_->log().tracing()) return;
+  host_->log().write(LogEvent{LogLevel::debug, "packet", {}}
+                         .add("dir", what)
+                         .add("peer", net::to_string(peer))
+                         .add("packet", describe_datagram(datagram)));
+}
+
+}  // namespace tftp::server

@@ -1,0 +1,75 @@
+#include "server_system.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <stdexcept>
+#include <system_error>
+
+#include "tftp/codec.hpp"
+
+namespace tftp::server {
+
+namespace {
+
+constexpr int first_listen_fd = 3;  // SD_LISTEN_FDS_START
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+asio::ip::udp protocol_of(int fd) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) throw_errno("passed socket");
+  if (type != SOCK_DGRAM) throw std::system_error(EINVAL, std::generic_category(), "passed socket is not UDP");
+  sockaddr_storage address{};
+  length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) throw_errno("passed socket");
+  if (address.ss_family == AF_INET) return asio::ip::udp::v4();
+  if (address.ss_family == AF_INET6) return asio::ip::udp::v6();
+  throw std::system_error(EAFNOSUPPORT, std::generic_category(), "passed socket is not IPv4 or IPv6");
+}
+
+}  // namespace
+
+std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* listen_fds, long self_pid) {
+  if (listen_pid == nullptr || listen_fds == nullptr) return std::nullopt;
+  const auto pid = parse_decimal(listen_pid);
+  const auto count = parse_decimal(listen_fds);
+  if (!pid || !count || *count == 0 || *count > 1024) return std::nullopt;
+  if (self_pid < 0 || *pid != static_cast<std::uint64_t>(self_pid)) return std::nullopt;
+  return static_cast<unsigned>(*count);
+}
+
+std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io) {
+  const auto count = listen_fds_count(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid());
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  std::vector<asio::ip::udp::socket> sockets;
+  if (!count) return sockets;
+  for (int fd = first_listen_fd; fd < first_listen_fd + static_cast<int>(*count); ++fd) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    asio::ip::udp::socket socket(io);
+    socket.assign(protocol_of(fd), fd);
+    sockets.push_back(std::move(socket));
+  }
+  return sockets;
+}
+
+void drop_privileges(const std::string& user) {
+  errno = 0;
+  const passwd* entry = ::getpwnam(user.c_str());
+  if (entry == nullptr) throw std::runtime_error("unknown user " + user);
+  if (::initgroups(entry->pw_name, entry->pw_gid) != 0) throw_errno("initgroups " + user);
+  if (::setgid(entry->pw_gid) != 0) throw_errno("setgid " + user);
+  if (::setuid(entry->pw_uid) != 0) throw_errno("setuid " + user);
+}
+
+}  // namespace tftp::server

@@ -1,0 +1,25 @@
+#pragma once
+// What the server needs from the operating system besides sockets: the sockets systemd passes
+// (sd_listen_fds(3) protocol, without libsystemd) and dropping root after binding.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+
+namespace tftp::server {
+
+// How many sockets systemd passed to this process (LISTEN_PID must name it): they are fds 3, 4, ...
+// nullopt when the variables are missing, malformed or meant for another process.
+std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* listen_fds, long self_pid);
+
+// Takes the passed datagram sockets (and unsets the variables, so that children do not see them);
+// throws std::system_error for a passed socket that is not a UDP socket.
+std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io);
+
+// initgroups + setgid + setuid to the user; throws std::system_error or std::runtime_error.
+void drop_privileges(const std::string& user);
+
+}  // namespace tftp::server
