@@ -144,7 +144,10 @@ Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) 
   Link link;
   if (auto refused = open_link(link, target, settings)) return *refused;
 
-  Rrq request{target.remote, settings.mode, request_options(settings, std::uint64_t{0})};
+  // A netascii size is ambiguous (disk or wire bytes) and tftpd-hpa refuses the whole request with ERROR 8
+  // when it is asked for one, so a netascii get does not ask.
+  const auto ask_tsize = settings.mode == Mode::octet ? std::optional<std::uint64_t>(0) : std::nullopt;
+  Rrq request{target.remote, settings.mode, request_options(settings, ask_tsize)};
   auto machine = Receiver::client_read(std::move(request), download->sink(), config_for(settings), Clock::now());
   auto outcome = run(link, machine, hooks, std::nullopt);
   if (!outcome && !machine.outcome().completed()) {

@@ -1,0 +1,287 @@
+// The client against tftpd-hpa (PEERS.md) on a loopback port: exact bytes both ways, every size class,
+// block sizes 8 to 65464, netascii, and the tftp-client program itself for stdin/stdout and exit codes.
+// Skipped with a message where tftpd-hpa is not unpacked or the test does not run as root.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "client_test_support.hpp"
+#include "scripted_server.hpp"
+#include "tftp/asio/client.hpp"
+
+namespace tftp::test {
+namespace {
+
+using namespace std::chrono_literals;
+using client::Exit;
+
+constexpr const char* tftpd_path = "/opt/tftp-peers/tftpd-hpa/usr/sbin/in.tftpd";
+
+// A free port on 127.0.0.1 (or ::1): bound, read and released. The peer binds it right after; losing that
+// race shows as a failed readiness probe, not as a wrong result.
+std::uint16_t free_port(Family family) { return UdpSocket(family).port(); }
+
+// tftpd-hpa in the foreground (-L) serving root, answering once a probe file can be fetched.
+class TftpdHpa {
+ public:
+  TftpdHpa(const std::filesystem::path& root, Family family) : family_(family), port_(free_port(family)) {
+    write_file((root / "probe").string(), "p");
+    const std::string address = family == Family::v6 ? fmt_v6(port_) : "127.0.0.1:" + std::to_string(port_);
+    const std::string root_text = root.string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl(tftpd_path, tftpd_path, "-L", "-a", address.c_str(), "-u", "root", "-c", "-s", root_text.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~TftpdHpa() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  TftpdHpa(const TftpdHpa&) = delete;
+  TftpdHpa& operator=(const TftpdHpa&) = delete;
+
+  std::uint16_t port() const { return port_; }
+
+  // Fetches the one-byte probe with RRQ/ACK, waiting at most 50 ms per try and 100 tries in all.
+  bool ready() const {
+    UdpSocket socket(family_);
+    sockaddr_storage server = loopback(family_, port_);
+    const auto rrq = encoded(Rrq{"probe", Mode::octet, {}});
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      socket.send_to(rrq, server);
+      pollfd fd{socket.fd(), POLLIN, 0};
+      if (::poll(&fd, 1, 50) <= 0) continue;
+      sockaddr_storage from{};
+      socklen_t length = sizeof(from);
+      std::byte buffer[600];
+      if (::recvfrom(socket.fd(), buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from), &length) < 0) continue;
+      socket.send_to(encoded(Ack{1}), from);
+      return true;
+    }
+    return false;
+  }
+
+  static sockaddr_storage loopback(Family family, std::uint16_t port) {
+    sockaddr_storage address{};
+    if (family == Family::v6) {
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_addr = in6addr_loopback;
+      v6->sin6_port = htons(port);
+    } else {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+      v4->sin_family = AF_INET;
+      v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      v4->sin_port = htons(port);
+    }
+    return address;
+  }
+
+ private:
+  static std::string fmt_v6(std::uint16_t port) { return "[::1]:" + std::to_string(port); }
+
+  Family family_;
+  std::uint16_t port_;
+  pid_t pid_ = -1;
+};
+
+bool ipv6_loopback_works() {
+  try {
+    UdpSocket socket(Family::v6);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+class ClientPeer : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(tftpd_path)) GTEST_SKIP() << "tftpd-hpa is not unpacked at " << tftpd_path << " (see PEERS.md)";
+    if (::geteuid() != 0) GTEST_SKIP() << "tftpd-hpa -u root needs root";
+    start(Family::v4);
+  }
+
+  void start(Family family) {
+    server_.reset();
+    server_.emplace(root_.path(), family);
+    ASSERT_TRUE(server_->ready()) << "tftpd-hpa did not answer on port " << server_->port();
+  }
+
+  client::Target target(std::string remote, std::string local) const {
+    return target_at(server_->port(), std::move(remote), std::move(local));
+  }
+
+  static client::Settings settings(std::optional<std::uint16_t> block_size = client::default_request_block_size) {
+    client::Settings s;
+    s.block_size = block_size;
+    return s;
+  }
+
+  void expect_get(std::size_t size, std::optional<std::uint16_t> block_size) {
+    SCOPED_TRACE(testing::Message() << "size " << size << " blksize " << block_size.value_or(0));
+    const std::string name = "get-" + std::to_string(size);
+    const std::string content = pattern_bytes(size);
+    write_file(root_ / name, content);
+    const auto outcome = client::get(target(name, local_ / name), settings(block_size));
+    ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
+    EXPECT_FALSE(outcome.warning.has_value()) << *outcome.warning;
+    EXPECT_EQ(outcome.bytes, size);
+    EXPECT_EQ(outcome.negotiated.tsize, std::optional<std::uint64_t>(size));
+    EXPECT_EQ(outcome.negotiated.block_size, block_size.value_or(512));
+    EXPECT_TRUE(read_file(local_ / name) == content) << "content differs";
+  }
+
+  void expect_put(std::size_t size, std::optional<std::uint16_t> block_size) {
+    SCOPED_TRACE(testing::Message() << "size " << size << " blksize " << block_size.value_or(0));
+    const std::string name = "put-" + std::to_string(size) + "-" + std::to_string(block_size.value_or(0));
+    const std::string content = pattern_bytes(size);
+    write_file(local_ / name, content);
+    const auto outcome = client::put(target(name, local_ / name), settings(block_size));
+    ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
+    EXPECT_EQ(outcome.bytes, size);
+    EXPECT_TRUE(read_file(root_ / name) == content) << "content differs";
+  }
+
+  TempDir root_;
+  TempDir local_;
+  std::optional<TftpdHpa> server_;
+};
+
+TEST_F(ClientPeer, GetEverySizeClass) {
+  for (const std::size_t size : {0U, 1U, 511U, 512U, 513U, 1427U, 1428U, 1429U, 1U << 20U}) {
+    expect_get(size, client::default_request_block_size);
+  }
+}
+
+TEST_F(ClientPeer, GetWithBlockSizes) {
+  expect_get(1U << 20U, 512);
+  expect_get(1U << 20U, 65464);
+  expect_get(65464U * 3U, 65464);
+  expect_get(1000, std::nullopt);
+}
+
+TEST_F(ClientPeer, GetMoreThan65535Blocks) { expect_get(65537U * 8U + 3U, 8); }
+
+TEST_F(ClientPeer, PutEverySizeClass) {
+  for (const std::size_t size : {0U, 1U, 511U, 512U, 513U, 1U << 20U}) expect_put(size, client::default_request_block_size);
+  expect_put(1U << 20U, 65464);
+  expect_put(5000, 512);
+}
+
+TEST_F(ClientPeer, PutMoreThan65535Blocks) { expect_put(65536U * 8U, 8); }
+
+TEST_F(ClientPeer, NetasciiRoundTripsLineEnds) {
+  const std::string text("one\ntwo\r\nthree\n\0four\r", 20);
+  write_file(root_ / "text", text);
+  auto s = settings();
+  s.mode = Mode::netascii;
+  const auto got = client::get(target("text", local_ / "text"), s);
+  ASSERT_EQ(got.exit, Exit::success) << got.message;
+  EXPECT_EQ(read_file(local_ / "text"), text);
+  const auto put = client::put(target("text-back", local_ / "text"), s);
+  ASSERT_EQ(put.exit, Exit::success) << put.message;
+  EXPECT_EQ(read_file(root_ / "text-back"), text);
+}
+
+TEST_F(ClientPeer, MissingRemoteFileIsAServerErrorAndNoFile) {
+  write_file(local_ / "keep", "old");
+  const auto outcome = client::get(target("no-such-file", local_ / "keep"), settings());
+  EXPECT_EQ(outcome.exit, Exit::server_error);
+  EXPECT_NE(outcome.message.find("error 1"), std::string::npos) << outcome.message;
+  EXPECT_EQ(read_file(local_ / "keep"), "old");
+  EXPECT_EQ(local_.names(), std::set<std::string>{"keep"});
+}
+
+TEST_F(ClientPeer, GetOverIpv6) {
+  if (!ipv6_loopback_works()) GTEST_SKIP() << "::1 is not available here";
+  start(Family::v6);
+  write_file(root_ / "six", pattern_bytes(3000));
+  const auto outcome = client::get(
+      client::Target{{"::1", server_->port()}, "six", local_ / "six", std::nullopt}, settings());
+  ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(read_file(local_ / "six"), pattern_bytes(3000));
+}
+
+// ---- The program -----------------------------------------------------------------------------------
+
+#ifdef TFTP_CLIENT_BINARY
+struct Run {
+  int exit = -1;
+  std::string out;
+  std::string err;
+};
+
+Run run_client(const TempDir& scratch, const std::string& arguments, const std::string& stdin_path = "/dev/null") {
+  const std::string out = scratch / "stdout.txt";
+  const std::string err = scratch / "stderr.txt";
+  // Run in scratch so that a LOCAL named by default lands there.
+  const std::string command = "cd " + scratch.path().string() + " && " + std::string(TFTP_CLIENT_BINARY) + " " +
+                              arguments + " <" + stdin_path + " >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  Run run;
+  run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = read_file(out);
+  run.err = read_file(err);
+  return run;
+}
+
+TEST_F(ClientPeer, ProgramGetsToStdoutAndPutsFromStdin) {
+  TempDir scratch;
+  write_file(root_ / "f", pattern_bytes(70000));
+  const std::string server = "127.0.0.1:" + std::to_string(server_->port());
+  const auto got = run_client(scratch, "get -q " + server + " f -");
+  EXPECT_EQ(got.exit, 0) << got.err;
+  EXPECT_TRUE(got.out == pattern_bytes(70000)) << "stdout differs";
+
+  write_file(local_ / "in", pattern_bytes(5000));
+  const auto put = run_client(scratch, "put -q - tftp://" + server + "/from%20stdin", local_ / "in");
+  EXPECT_EQ(put.exit, 0) << put.err;
+  EXPECT_TRUE(read_file(root_ / "from stdin") == pattern_bytes(5000)) << "uploaded bytes differ";
+}
+
+TEST_F(ClientPeer, ProgramGetsIntoItsDefaultLocalName) {
+  TempDir scratch;
+  write_file(root_ / "named.bin", pattern_bytes(999));
+  const auto got = run_client(scratch, "get -q tftp://127.0.0.1:" + std::to_string(server_->port()) + "/named.bin");
+  EXPECT_EQ(got.exit, 0) << got.err;
+  EXPECT_EQ(read_file(scratch / "named.bin"), pattern_bytes(999));
+}
+
+TEST_F(ClientPeer, ProgramExitCodes) {
+  TempDir scratch;
+  const std::string server = "127.0.0.1:" + std::to_string(server_->port());
+  const auto missing = run_client(scratch, "get " + server + " no-such " + (local_ / "x"));
+  EXPECT_EQ(missing.exit, 1) << missing.err;
+  EXPECT_NE(missing.err.find("File not found"), std::string::npos) << missing.err;
+  EXPECT_EQ(run_client(scratch, "get").exit, 2);
+  EXPECT_EQ(run_client(scratch, "get --blksize 7 " + server + " f").exit, 2);
+  EXPECT_EQ(run_client(scratch, "fetch " + server + " f").exit, 2);
+  const auto local = run_client(scratch, "put " + server + " " + (local_ / "no-such-local"));
+  EXPECT_EQ(local.exit, 4) << local.err;
+  UdpSocket silent(Family::v4);
+  const auto timed_out = run_client(scratch, "get -t 0.05 -r 1 127.0.0.1:" + std::to_string(silent.port()) + " f " +
+                                                 (local_ / "y"));
+  EXPECT_EQ(timed_out.exit, 3) << timed_out.err;
+  EXPECT_EQ(local_.names(), std::set<std::string>{});
+}
+
+TEST(ClientProgram, HelpStatesTheGiveUpTime) {
+  TempDir scratch;
+  const auto help = run_client(scratch, "get -t 2 -r 3 --help");
+  EXPECT_EQ(help.exit, 0);
+  EXPECT_NE(help.out.find("exit 3 after 22.0 s for -t 2 -r 3"), std::string::npos) << help.out;  // 2 + 4 + 8 + 8
+  EXPECT_NE(help.out.find("5 protocol violation"), std::string::npos) << help.out;
+}
+#endif
+
+}  // namespace
+}  // namespace tftp::test
