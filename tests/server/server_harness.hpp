@@ -1,0 +1,189 @@
+#pragma once
+// The server in-process on 127.0.0.1 port 0 (or ::1), its io_context on a thread, its log captured so
+// that a test can wait (bounded) for "the transfer was logged" instead of sleeping. Plus a test client
+// that downloads over a RawPeer, checking every packet on the way.
+#include <gtest/gtest.h>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "raw_peer.hpp"
+#include "temp_dir.hpp"
+#include "tftp/asio/server.hpp"
+
+namespace tftp::test {
+
+inline Bytes pattern_bytes(std::size_t size, unsigned seed = 1) {
+  Bytes out(size);
+  std::uint32_t x = seed * 2654435761U + 1;
+  for (auto& b : out) {
+    x = x * 1664525U + 1013904223U;
+    b = static_cast<std::byte>(x >> 24);
+  }
+  return out;
+}
+
+inline void write_file(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline Bytes read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Bytes out(chars.size());
+  if (!chars.empty()) std::memcpy(out.data(), chars.data(), chars.size());
+  return out;
+}
+
+// The names in a directory, sorted (temporary upload files included: they start with ".").
+inline std::vector<std::string> list_dir(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+inline server::ServerConfig test_config(bool ipv6 = false) {
+  server::ServerConfig config;
+  config.listen = {server::ListenAddress{ipv6 ? "::1" : "127.0.0.1", 0}};
+  config.timeout = std::chrono::milliseconds(1000);
+  config.adaptive_timeout = false;  // a fixed timeout, so a test reacting at once never races a resend
+  config.verbosity = server::Verbosity::verbose;
+  return config;
+}
+
+class ServerHarness {
+ public:
+  explicit ServerHarness(server::ServerConfig config) : dir_(), config_(std::move(config)) {
+    std::filesystem::create_directory(root());
+    config_.root = root();
+    log_ = std::make_unique<server::ServerLog>(config_.log_format, config_.verbosity,
+                                               [this](std::string_view line) { add_line(line); });
+  }
+  ~ServerHarness() { stop(); }
+
+  const std::filesystem::path root() const { return dir_.path() / "root"; }
+  const std::filesystem::path outside() const { return dir_.path(); }
+
+  void start() {
+    server_ = std::make_unique<server::Server>(io_, config_, *log_);
+    port_ = server_->local_endpoints().at(0).port();
+    server_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() {
+    if (!thread_.joinable()) return;
+    asio::post(io_, [this] { server_->shutdown(std::chrono::milliseconds(0)); });
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+
+  // Waits until a log line contains every one of `parts`; false after `timeout`.
+  bool wait_for_log(std::vector<std::string> parts, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] {
+      for (const auto& line : lines_) {
+        bool all = true;
+        for (const auto& part : parts) all = all && line.find(part) != std::string::npos;
+        if (all) return true;
+      }
+      return false;
+    });
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  void add_line(std::string_view line) {
+    {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+    }
+    changed_.notify_all();
+  }
+
+  TempDir dir_;
+  server::ServerConfig config_;
+  std::unique_ptr<server::ServerLog> log_;
+  asio::io_context io_;
+  std::unique_ptr<server::Server> server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> lines_;
+};
+
+struct Download {
+  Bytes bytes;
+  std::optional<Error> error;
+  std::optional<Oack> oack;
+  std::uint64_t blocks = 0;
+  std::string failure;  // what went wrong on the test side ("timeout", "unexpected ...")
+};
+
+// RRQ and a strict client: every DATA must come from the one session port and carry the expected block;
+// ACKs the last block of each window (windowsize from the OACK, 1 without).
+inline Download download(const RawPeer& peer, std::uint16_t server_port, const std::string& name,
+                         OptionList options = {}, Mode mode = Mode::octet) {
+  Download result;
+  peer.send(server_port, Rrq{name, mode, options});
+  std::uint16_t session = 0;
+  std::size_t block_size = default_block_size;
+  std::uint16_t window = 1;
+  std::uint16_t expected = 1;
+  unsigned in_window = 0;
+  for (;;) {
+    auto datagram = peer.receive();
+    if (!datagram) {
+      result.failure = "timeout";
+      return result;
+    }
+    if (session == 0) session = datagram->port;
+    if (datagram->port != session) {
+      result.failure = "packet from a second port";
+      return result;
+    }
+    auto packet = datagram->packet();
+    if (auto* error = std::get_if<Error>(&packet)) {
+      result.error = *error;
+      return result;
+    }
+    if (auto* oack = std::get_if<Oack>(&packet)) {
+      result.oack = *oack;
+      if (auto* o = find_option(oack->options, "blksize")) block_size = *parse_decimal(o->value);
+      if (auto* o = find_option(oack->options, "windowsize")) window = static_cast<std::uint16_t>(*parse_decimal(o->value));
+      peer.send(session, Ack{0});
+      continue;
+    }
+    auto* data = std::get_if<Data>(&packet);
+    if (data == nullptr || data->block != expected) {
+      result.failure = "unexpected packet";
+      return result;
+    }
+    result.bytes.insert(result.bytes.end(), data->payload.begin(), data->payload.end());
+    ++result.blocks;
+    ++expected;
+    const bool last = data->payload.size() < block_size;
+    if (last || ++in_window == window) {
+      peer.send(session, Ack{data->block});
+      in_window = 0;
+    }
+    if (last) return result;
+  }
+}
+
+}  // namespace tftp::test
