@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "client_test_support.hpp"
 #include "scripted_server.hpp"
@@ -26,27 +27,32 @@ constexpr const char* tftpd_path = "/opt/tftp-peers/tftpd-hpa/usr/sbin/in.tftpd"
 // race shows as a failed readiness probe, not as a wrong result.
 std::uint16_t free_port(Family family) { return UdpSocket(family).port(); }
 
-// tftpd-hpa in the foreground (-L) serving root, answering once a probe file can be fetched.
-class TftpdHpa {
+// A peer server in the foreground serving root on a free loopback port, answering once a probe file can
+// be fetched. make_argv gets the port and returns the command line.
+class PeerServer {
  public:
-  TftpdHpa(const std::filesystem::path& root, Family family) : family_(family), port_(free_port(family)) {
+  using MakeArgv = std::function<std::vector<std::string>(std::uint16_t port)>;
+
+  PeerServer(const std::filesystem::path& root, Family family, const MakeArgv& make_argv)
+      : family_(family), port_(free_port(family)) {
     write_file((root / "probe").string(), "p");
-    const std::string address = family == Family::v6 ? fmt_v6(port_) : "127.0.0.1:" + std::to_string(port_);
-    const std::string root_text = root.string();
+    const auto argv = make_argv(port_);
+    std::vector<char*> pointers;
+    for (const auto& arg : argv) pointers.push_back(const_cast<char*>(arg.c_str()));
+    pointers.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execl(tftpd_path, tftpd_path, "-L", "-a", address.c_str(), "-u", "root", "-c", "-s", root_text.c_str(),
-              static_cast<char*>(nullptr));
+      ::execv(pointers.front(), pointers.data());
       ::_exit(127);
     }
   }
-  ~TftpdHpa() {
+  ~PeerServer() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     ::waitpid(pid_, nullptr, 0);
   }
-  TftpdHpa(const TftpdHpa&) = delete;
-  TftpdHpa& operator=(const TftpdHpa&) = delete;
+  PeerServer(const PeerServer&) = delete;
+  PeerServer& operator=(const PeerServer&) = delete;
 
   std::uint16_t port() const { return port_; }
 
@@ -86,8 +92,6 @@ class TftpdHpa {
   }
 
  private:
-  static std::string fmt_v6(std::uint16_t port) { return "[::1]:" + std::to_string(port); }
-
   Family family_;
   std::uint16_t port_;
   pid_t pid_ = -1;
@@ -112,7 +116,11 @@ class ClientPeer : public testing::Test {
 
   void start(Family family) {
     server_.reset();
-    server_.emplace(root_.path(), family);
+    const std::string root = root_.path().string();
+    server_.emplace(root_.path(), family, [family, root](std::uint16_t port) {
+      const std::string address = (family == Family::v6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port);
+      return std::vector<std::string>{tftpd_path, "-L", "-a", address, "-u", "root", "-c", "-s", root};
+    });
     ASSERT_TRUE(server_->ready()) << "tftpd-hpa did not answer on port " << server_->port();
   }
 
@@ -153,7 +161,7 @@ class ClientPeer : public testing::Test {
 
   TempDir root_;
   TempDir local_;
-  std::optional<TftpdHpa> server_;
+  std::optional<PeerServer> server_;
 };
 
 TEST_F(ClientPeer, GetEverySizeClass) {
@@ -209,6 +217,51 @@ TEST_F(ClientPeer, GetOverIpv6) {
       client::Target{{"::1", server_->port()}, "six", local_ / "six", std::nullopt}, settings());
   ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
   EXPECT_EQ(read_file(local_ / "six"), pattern_bytes(3000));
+}
+
+// ---- atftpd: the one Debian server that speaks windowsize (RFC 7440) --------------------------------
+
+constexpr const char* atftpd_path = "/usr/sbin/atftpd";
+
+class ClientAtftpd : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(atftpd_path)) GTEST_SKIP() << "atftpd is not installed (apt-get install atftpd)";
+    if (::geteuid() != 0) GTEST_SKIP() << "atftpd --user root needs root";
+    const std::string root = root_.path().string();
+    server_.emplace(root_.path(), Family::v4, [root](std::uint16_t port) {
+      return std::vector<std::string>{atftpd_path,  "--daemon", "--no-fork", "--port",  std::to_string(port),
+                                      "--bind-address", "127.0.0.1", "--user", "root", "--group", "root", root};
+    });
+    ASSERT_TRUE(server_->ready()) << "atftpd did not answer on port " << server_->port();
+  }
+
+  client::Settings windowed(std::uint16_t block_size, std::uint16_t window_size) const {
+    client::Settings s;
+    s.block_size = block_size;
+    s.window_size = window_size;
+    return s;
+  }
+
+  TempDir root_;
+  TempDir local_;
+  std::optional<PeerServer> server_;
+};
+
+TEST_F(ClientAtftpd, GetAndPutWithWindows) {
+  const std::string content = pattern_bytes((1U << 20U) + 7U);
+  write_file(root_ / "f", content);
+  for (const auto& [block_size, window_size] : {std::pair<std::uint16_t, std::uint16_t>{1428, 8}, {512, 64}, {8192, 4}}) {
+    SCOPED_TRACE(testing::Message() << "blksize " << block_size << " windowsize " << window_size);
+    const auto got = client::get(target_at(server_->port(), "f", local_ / "f"), windowed(block_size, window_size));
+    ASSERT_EQ(got.exit, Exit::success) << got.message;
+    EXPECT_EQ(got.negotiated.window_size, window_size);
+    EXPECT_TRUE(read_file(local_ / "f") == content) << "downloaded bytes differ";
+    const std::string back = "back-" + std::to_string(window_size);
+    const auto put = client::put(target_at(server_->port(), back, local_ / "f"), windowed(block_size, window_size));
+    ASSERT_EQ(put.exit, Exit::success) << put.message;
+    EXPECT_TRUE(read_file(root_ / back) == content) << "uploaded bytes differ";
+  }
 }
 
 // ---- The program -----------------------------------------------------------------------------------

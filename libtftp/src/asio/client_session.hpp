@@ -163,13 +163,13 @@ class Session {
   void report_progress() {
     if (!hooks_.progress) return;
     const auto bytes = machine_.counters().bytes;
-    if (bytes == reported_ && !done()) return;
+    if (bytes == reported_) return;
     reported_ = bytes;
     Progress progress;
     progress.bytes = bytes;
     progress.total = total_ ? total_ : machine_.negotiated().tsize;
     progress.elapsed = Clock::now() - start_;
-    progress.done = machine_.outcome().completed();
+    // The last report (done) is get's or put's, once the file is in place.
     hooks_.progress(progress);
   }
 
