@@ -199,6 +199,8 @@ void Session::report(std::string result_override) {
     record.ok = m.outcome().completed() && !overridden;
     record.result = overridden ? std::move(result_override) : describe_outcome(m.outcome());
   });
+  // A failed upload leaves nothing, and that is so by the time its log line says it failed.
+  if (!record.ok && upload_) upload_->file.discard();
   host_->transfer_done(*this, record);
 }
 

@@ -1,0 +1,335 @@
+// What the server refuses and how it behaves towards wrong peers: traversal and symlinks, read-only by
+// default, overwrite, upload limits, aborted uploads leaving nothing, transfer IDs, duplicates, the
+// reflection and retry limits, and "server busy".
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "server_harness.hpp"
+
+namespace tftp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The first answer to a request, which must be an ERROR.
+Error refusal(const RawPeer& peer, std::uint16_t port, const Packet& request) {
+  peer.send(port, request);
+  auto reply = peer.receive();
+  if (!reply) throw std::runtime_error("no answer to the request");
+  auto packet = reply->packet();
+  if (!std::holds_alternative<Error>(packet)) throw std::runtime_error("the request was not refused");
+  return std::get<Error>(packet);
+}
+
+std::uint16_t code(const Error& error) { return static_cast<std::uint16_t>(error.code); }
+
+TEST(Confinement, TraversalAndSymlinksOutOfRootGetNoByte) {
+  auto config = test_config();
+  config.allow_create = true;
+  config.allow_overwrite = true;
+  ServerHarness server(config);
+  write_file(server.outside() / "secret", bytes_of("outside"));
+  std::filesystem::create_directory(server.root() / "sub");
+  std::filesystem::create_symlink("../secret", server.root() / "up-link");
+  std::filesystem::create_symlink(server.outside() / "secret", server.root() / "abs-link");
+  std::filesystem::create_directory_symlink("..", server.root() / "dir-link");
+  server.start();
+  RawPeer peer;
+  for (const char* name : {"../secret", "/etc/passwd", "..\\secret", "sub/../../secret", "sub/..\\..\\secret",
+                           "up-link", "abs-link", "dir-link/secret", "\\etc\\passwd", "a\x01" "b"}) {
+    const auto read = refusal(peer, server.port(), Rrq{name, Mode::octet, {}});
+    EXPECT_EQ(code(read), 2) << name << ": " << read.message;
+    const auto write = refusal(peer, server.port(), Wrq{name, Mode::octet, {}});
+    EXPECT_EQ(code(write), 2) << name << ": " << write.message;
+  }
+  // "...." is an ordinary name: not found, and nothing stripped to make it "..".
+  EXPECT_EQ(code(refusal(peer, server.port(), Rrq{"....//secret", Mode::octet, {}})), 1);
+  EXPECT_EQ(code(refusal(peer, server.port(), Rrq{"sub", Mode::octet, {}})), 2);  // a directory
+  EXPECT_EQ(read_file(server.outside() / "secret"), bytes_of("outside"));
+  EXPECT_EQ(list_dir(server.root()), (std::vector<std::string>{"abs-link", "dir-link", "sub", "up-link"}));
+  EXPECT_TRUE(server.wait_for_log({"warning refused", "file=../secret", "code=2"}));
+}
+
+TEST(Uploads, ReadOnlyByDefault) {
+  ServerHarness server(test_config());
+  server.start();
+  RawPeer peer;
+  const auto error = refusal(peer, server.port(), Wrq{"new", Mode::octet, {}});
+  EXPECT_EQ(code(error), 2);
+  EXPECT_TRUE(list_dir(server.root()).empty());
+}
+
+TEST(Uploads, CreateWithoutOverwriteRefusesAnExistingFile) {
+  auto config = test_config();
+  config.allow_create = true;
+  ServerHarness server(config);
+  write_file(server.root() / "f", bytes_of("old"));
+  server.start();
+  RawPeer peer;
+  EXPECT_EQ(code(refusal(peer, server.port(), Wrq{"f", Mode::octet, {}})), 6);
+  EXPECT_EQ(read_file(server.root() / "f"), bytes_of("old"));
+}
+
+TEST(Uploads, OverwriteWithoutCreateRefusesANewFile) {
+  auto config = test_config();
+  config.allow_overwrite = true;
+  ServerHarness server(config);
+  server.start();
+  RawPeer peer;
+  EXPECT_EQ(code(refusal(peer, server.port(), Wrq{"new", Mode::octet, {}})), 2);
+  EXPECT_TRUE(list_dir(server.root()).empty());
+}
+
+TEST(Uploads, TsizeAboveMaxUploadIsRefusedBeforeAnyData) {
+  auto config = test_config();
+  config.allow_create = true;
+  config.policy.max_upload = 1000;
+  ServerHarness server(config);
+  server.start();
+  RawPeer peer;
+  EXPECT_EQ(code(refusal(peer, server.port(), Wrq{"big", Mode::octet, {{"tsize", "1001"}}})), 3);
+  EXPECT_TRUE(list_dir(server.root()).empty());
+}
+
+// Sends DATA 1 and 2 of a WRQ; returns the session port.
+std::uint16_t start_upload(const RawPeer& peer, std::uint16_t port, const std::string& name) {
+  peer.send(port, Wrq{name, Mode::octet, {}});
+  auto ack0 = peer.receive();
+  if (!ack0 || ack0->bytes != encoded(Ack{0})) throw std::runtime_error("no ACK 0");
+  const auto block = pattern_bytes(512);
+  peer.send(ack0->port, Data{1, block});
+  auto ack1 = peer.receive();
+  if (!ack1 || ack1->bytes != encoded(Ack{1})) throw std::runtime_error("no ACK 1");
+  return ack0->port;
+}
+
+TEST(Uploads, GrowingPastMaxUploadIsAbortedAndLeavesNothing) {
+  auto config = test_config();
+  config.allow_create = true;
+  config.policy.max_upload = 1000;
+  ServerHarness server(config);
+  server.start();
+  RawPeer peer;
+  const auto session = start_upload(peer, server.port(), "big");
+  peer.send(session, Data{2, pattern_bytes(512)});
+  auto reply = peer.receive();
+  ASSERT_TRUE(reply);
+  auto packet = reply->packet();
+  ASSERT_TRUE(std::holds_alternative<Error>(packet));
+  EXPECT_EQ(code(std::get<Error>(packet)), 3);
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=big", "direction=write"}));
+  EXPECT_TRUE(list_dir(server.root()).empty());
+}
+
+TEST(Uploads, AbortedByTheClientMidwayLeavesNothing) {
+  auto config = test_config();
+  config.allow_create = true;
+  config.allow_overwrite = true;
+  ServerHarness server(config);
+  write_file(server.root() / "keep", bytes_of("previous"));
+  server.start();
+  RawPeer peer;
+  const auto session = start_upload(peer, server.port(), "keep");
+  ASSERT_EQ(list_dir(server.root()).size(), 2U);  // the temporary file exists while the upload runs
+  peer.send(session, Error{ErrorCode::not_defined, "client gives up"});
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=keep", "client gives up"}));
+  EXPECT_EQ(list_dir(server.root()), std::vector<std::string>{"keep"});
+  EXPECT_EQ(read_file(server.root() / "keep"), bytes_of("previous"));
+}
+
+TEST(Uploads, ClientVanishingMidwayLeavesNothing) {
+  auto config = test_config();
+  config.allow_create = true;
+  config.timeout = 50ms;
+  config.retries = 1;
+  ServerHarness server(config);
+  server.start();
+  {
+    RawPeer peer;
+    start_upload(peer, server.port(), "gone");
+  }
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=gone", "timed out"}));
+  EXPECT_TRUE(list_dir(server.root()).empty());
+}
+
+TEST(TransferIds, StrangerGetsError5AndTheTransferGoesOn) {
+  ServerHarness server(test_config());
+  const auto content = pattern_bytes(700);
+  write_file(server.root() / "f", content);
+  server.start();
+  RawPeer client;
+  RawPeer stranger;
+  client.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto data1 = client.receive();
+  ASSERT_TRUE(data1);
+  stranger.send(data1->port, Ack{1});
+  auto error = stranger.receive();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->port, data1->port);
+  EXPECT_EQ(error->bytes, encoded(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}));
+  client.send(data1->port, Ack{1});
+  auto data2 = client.receive();
+  ASSERT_TRUE(data2);
+  EXPECT_EQ(data2->port, data1->port);
+  EXPECT_EQ(std::get<Data>(data2->packet()).block, 2);
+  EXPECT_EQ(data2->bytes.size(), 4U + 700 - 512);
+  client.send(data1->port, Ack{2});
+  EXPECT_TRUE(server.wait_for_log({"transfer", "file=f", "result=ok"}));
+}
+
+TEST(Duplicates, RepeatedRequestDoesNotStartASecondTransfer) {
+  ServerHarness server(test_config());
+  write_file(server.root() / "f", pattern_bytes(700));
+  server.start();
+  RawPeer client;
+  client.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto data1 = client.receive();
+  ASSERT_TRUE(data1);
+  client.send(server.port(), Rrq{"f", Mode::octet, {}});  // as if the first DATA were late
+  client.send(data1->port, Ack{1});
+  auto data2 = client.receive();
+  ASSERT_TRUE(data2);
+  EXPECT_EQ(data2->port, data1->port);
+  EXPECT_EQ(std::get<Data>(data2->packet()).block, 2);  // not a DATA 1 from a second session
+  client.send(data1->port, Ack{2});
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "result=ok"}));
+  EXPECT_FALSE(client.receive(200ms)) << "a second session answered the repeated request";
+}
+
+TEST(Duplicates, DuplicateAckCausesNoDuplicateData) {
+  ServerHarness server(test_config());
+  write_file(server.root() / "f", pattern_bytes(1200));
+  server.start();
+  RawPeer client;
+  client.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto data1 = client.receive();
+  ASSERT_TRUE(data1);
+  client.send(data1->port, Ack{1});
+  client.send(data1->port, Ack{1});  // the Sorcerer's Apprentice: must not send DATA 2 twice
+  auto data2 = client.receive();
+  ASSERT_TRUE(data2);
+  EXPECT_EQ(std::get<Data>(data2->packet()).block, 2);
+  client.send(data1->port, Ack{2});
+  auto data3 = client.receive();
+  ASSERT_TRUE(data3);
+  EXPECT_EQ(std::get<Data>(data3->packet()).block, 3);
+  client.send(data1->port, Ack{3});
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "result=ok"}));
+  EXPECT_FALSE(client.receive(200ms));
+}
+
+// Counts the datagrams already waiting on the socket.
+std::vector<Datagram> drain(const RawPeer& peer) {
+  std::vector<Datagram> all;
+  while (auto datagram = peer.receive(0ms)) all.push_back(std::move(*datagram));
+  return all;
+}
+
+TEST(Reflection, UnansweredFirstDataIsResentAtMostTwice) {
+  auto config = test_config();
+  config.timeout = 50ms;
+  config.retries = 10;  // the reflection limit, not the retry limit, must end it
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(2000));
+  server.start();
+  RawPeer victim;
+  victim.send(server.port(), Rrq{"f", Mode::octet, {}});
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "no answer from the client"}));
+  const auto got = drain(victim);
+  ASSERT_EQ(got.size(), 3U);
+  for (const auto& datagram : got) EXPECT_EQ(std::get<Data>(datagram.packet()).block, 1);
+}
+
+TEST(Retries, RetransmissionsStopAtTheLimit) {
+  auto config = test_config();
+  config.timeout = 50ms;
+  config.retries = 3;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(2000));
+  server.start();
+  RawPeer client;
+  client.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto data1 = client.receive();
+  ASSERT_TRUE(data1);
+  client.send(data1->port, Ack{1});
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "timed out"}));
+  std::size_t data2 = 0;
+  for (const auto& datagram : drain(client)) data2 += std::get<Data>(datagram.packet()).block == 2 ? 1U : 0U;
+  EXPECT_EQ(data2, 1U + 3U);
+}
+
+TEST(Limits, BeyondMaxSessionsTheAnswerIsServerBusy) {
+  auto config = test_config();
+  config.max_sessions = 1;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(700));
+  server.start();
+  RawPeer first;
+  first.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto data1 = first.receive();
+  ASSERT_TRUE(data1);
+  RawPeer second;
+  const auto busy = refusal(second, server.port(), Rrq{"f", Mode::octet, {}});
+  EXPECT_EQ(busy, (Error{ErrorCode::not_defined, "server busy"}));
+  first.send(data1->port, Ack{1});
+  ASSERT_TRUE(first.receive());
+  first.send(data1->port, Ack{2});
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "result=ok"}));
+  const auto got = download(second, server.port(), "f");  // a slot is free again
+  EXPECT_EQ(got.failure, "");
+  EXPECT_EQ(got.bytes.size(), 700U);
+}
+
+TEST(Limits, BeyondMaxSessionsPerClientTheAnswerIsServerBusy) {
+  auto config = test_config();
+  config.max_sessions_per_client = 1;
+  config.allow_create = true;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(700));
+  server.start();
+  RawPeer first;
+  first.send(server.port(), Rrq{"f", Mode::octet, {}});
+  ASSERT_TRUE(first.receive());
+  RawPeer second;  // another port of the same address
+  EXPECT_EQ(refusal(second, server.port(), Rrq{"f", Mode::octet, {}}), (Error{ErrorCode::not_defined, "server busy"}));
+}
+
+TEST(Limits, ADallyingUploadDoesNotCountAgainstItsClient) {
+  auto config = test_config();
+  config.max_sessions_per_client = 1;
+  config.allow_create = true;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(10));
+  server.start();
+  RawPeer uploader;
+  uploader.send(server.port(), Wrq{"u", Mode::octet, {}});
+  auto ack0 = uploader.receive();
+  ASSERT_TRUE(ack0);
+  uploader.send(ack0->port, Data{1, pattern_bytes(5)});
+  ASSERT_TRUE(uploader.receive());  // the final ACK: the upload is complete and its session dallies
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=u", "result=ok"}));
+  RawPeer other;
+  const auto got = download(other, server.port(), "f");
+  EXPECT_EQ(got.failure, "");
+  EXPECT_FALSE(got.error);
+}
+
+TEST(Requests, MalformedRequestGetsError4) {
+  ServerHarness server(test_config());
+  server.start();
+  RawPeer peer;
+  using namespace std::string_view_literals;
+  peer.send(server.port(), bytes_of("\0\1f\0mail\0"sv));
+  auto reply = peer.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(code(std::get<Error>(reply->packet())), 4);
+  peer.send(server.port(), Ack{1});  // a stray ACK to the server port is not answered
+  peer.send(server.port(), Rrq{"missing", Mode::octet, {}});
+  auto next = peer.receive();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(code(std::get<Error>(next->packet())), 1);
+}
+
+}  // namespace
+}  // namespace tftp::test
