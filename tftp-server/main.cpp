@@ -46,7 +46,8 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_option("-l,--listen", cli.listen,
                  "ADDR:PORT to serve on, repeatable: 127.0.0.1:6969, [::1]:6969, :6969 (any address).\n"
                  "Default: the sockets systemd passes (LISTEN_FDS), else [::]:69 dual-stack (0.0.0.0:69 without IPv6)")
-      ->check(form(parse_listen_address, "ADDR:PORT"));
+      ->check(form(parse_listen_address, "ADDR:PORT"))
+      ->allow_extra_args(false);  // one address per -l, so that ROOT after it stays ROOT
   app.add_flag("--create", c.allow_create, "a WRQ may create a new file (default: read-only, WRQ gets ERROR 2)");
   app.add_flag("--overwrite", c.allow_overwrite, "a WRQ may replace an existing file (otherwise ERROR 6)");
   app.add_option("--max-upload", cli.max_upload, "largest upload, e.g. 10M, 2G (larger: ERROR 3, nothing kept)")

@@ -65,6 +65,8 @@ class RawPeer {
   RawPeer& operator=(const RawPeer&) = delete;
   ~RawPeer() { ::close(fd_); }
 
+  int fd() const noexcept { return fd_; }
+
   std::uint16_t port() const {
     sockaddr_storage address{};
     socklen_t size = sizeof address;

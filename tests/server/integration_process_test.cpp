@@ -1,0 +1,185 @@
+// The tftp-server program as a child process: its exit statuses, SIGTERM with a running transfer, a socket
+// passed the systemd way (LISTEN_FDS), and the Debian tftp-hpa client getting and putting files.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+#include "server_harness.hpp"
+
+namespace tftp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A running tftp-server whose stderr (the log) is read line by line with bounded waits.
+class ServerProcess {
+ public:
+  // inherited_socket >= 0 is passed as fd 3 with LISTEN_FDS=1 and LISTEN_PID set to the child.
+  explicit ServerProcess(std::vector<std::string> args, int inherited_socket = -1) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(pipe_fds[1], 2);
+      if (inherited_socket >= 0) {
+        // dup2 onto itself keeps close-on-exec: clear it explicitly.
+        if (inherited_socket != 3) ::dup2(inherited_socket, 3);
+        ::fcntl(3, F_SETFD, 0);
+        ::setenv("LISTEN_FDS", "1", 1);
+        ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+      }
+      std::vector<char*> argv{const_cast<char*>(TFTP_SERVER_EXE)};
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(TFTP_SERVER_EXE, argv.data());
+      ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    err_ = pipe_fds[0];
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(err_);
+  }
+
+  // The next complete stderr line, or nullopt at EOF or after `timeout`.
+  std::optional<std::string> line(std::chrono::milliseconds timeout = 10s) {
+    for (;;) {
+      if (const auto newline = buffer_.find('\n'); newline != std::string::npos) {
+        std::string text = buffer_.substr(0, newline);
+        buffer_.erase(0, newline + 1);
+        return text;
+      }
+      pollfd waiting{err_, POLLIN, 0};
+      if (::poll(&waiting, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+      char chunk[4096];
+      const ssize_t n = ::read(err_, chunk, sizeof chunk);
+      if (n <= 0) {
+        eof_ = true;
+        return std::nullopt;
+      }
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Reads the log until the "listening" line and returns its port.
+  std::uint16_t port() {
+    static const std::regex listening(R"(listening address=127\.0\.0\.1:(\d+))");
+    while (auto text = line()) {
+      std::smatch match;
+      if (std::regex_search(*text, match, listening)) return static_cast<std::uint16_t>(std::stoi(match[1]));
+    }
+    throw std::runtime_error("tftp-server did not report its address");
+  }
+
+  void signal(int number) const { ::kill(pid_, number); }
+
+  // Reads stderr to EOF (bounded) and returns the exit status; -1 if it did not exit in time.
+  int wait(std::chrono::milliseconds timeout = 10s) {
+    while (line(timeout)) {
+    }
+    if (!eof_) return -1;
+    int status = 0;  // stderr closed: the process is exiting, so this wait is short
+    if (::waitpid(pid_, &status, 0) != pid_) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int err_ = -1;
+  std::string buffer_;
+  bool eof_ = false;
+};
+
+TEST(Program, UsageErrorsExit2AndHelpExits0) {
+  EXPECT_EQ(ServerProcess({"--listen", "nonsense"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--umask", "999"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--help"}).wait(), 0);
+}
+
+TEST(Program, MissingRootExits1WithAMessage) {
+  ServerProcess server({"--listen", "127.0.0.1:0", "/nonexistent/tftp-root"});
+  const auto text = server.line();
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("/nonexistent/tftp-root"), std::string::npos) << *text;
+  EXPECT_EQ(server.wait(), 1);
+}
+
+TEST(Program, SigtermLetsARunningTransferFinishAndExits0) {
+  TempDir dir;
+  const auto content = pattern_bytes(1500);
+  write_file(dir.path() / "f", content);
+  ServerProcess server({"--listen", "127.0.0.1:0", "--timeout", "5", dir.path().string()});
+  const auto port = server.port();
+  RawPeer client;
+  client.send(port, Rrq{"f", Mode::octet, {}});
+  auto data = client.receive();
+  ASSERT_TRUE(data);
+  server.signal(SIGTERM);
+  ASSERT_TRUE(server.line().value_or("").find("shutdown") != std::string::npos);
+  Bytes got(data->bytes.begin() + 4, data->bytes.end());
+  for (std::uint16_t block = 1; data && data->bytes.size() == 516; ++block) {
+    client.send(data->port, Ack{block});
+    data = client.receive();
+    ASSERT_TRUE(data);
+    got.insert(got.end(), data->bytes.begin() + 4, data->bytes.end());
+  }
+  client.send(data->port, Ack{3});
+  EXPECT_EQ(got, content);
+  EXPECT_EQ(server.wait(), 0);
+}
+
+TEST(Program, ServesOnASocketPassedBySystemd) {
+  TempDir dir;
+  write_file(dir.path() / "f", bytes_of("from systemd"));
+  RawPeer passed;  // bound to 127.0.0.1:port, as a .socket unit would
+  const auto port = passed.port();
+  ServerProcess server({dir.path().string()}, passed.fd());
+  const auto listening = server.line().value_or("");
+  ASSERT_NE(listening.find("listening address=127.0.0.1:" + std::to_string(port)), std::string::npos) << listening;
+  RawPeer client;
+  const auto got = download(client, port, "f");
+  EXPECT_EQ(got.failure, "");
+  EXPECT_EQ(got.bytes, bytes_of("from systemd"));
+  server.signal(SIGINT);
+  EXPECT_EQ(server.wait(), 0);
+}
+
+// ---- tftp-hpa ------------------------------------------------------------------------------------
+
+bool have_tftp_hpa() { return ::access("/usr/bin/tftp", X_OK) == 0; }
+
+TEST(TftpHpa, GetAndPutExactBytes) {
+  if (!have_tftp_hpa()) GTEST_SKIP() << "/usr/bin/tftp (Debian package tftp-hpa) is not installed";
+  auto config = test_config();
+  config.allow_create = true;
+  config.verbosity = server::Verbosity::normal;
+  ServerHarness server(config);
+  const auto content = pattern_bytes(70000);
+  write_file(server.root() / "get-me", content);
+  const auto local = server.outside() / "local";
+  write_file(server.outside() / "put-me", pattern_bytes(3333, 9));
+  server.start();
+  const std::string base = "cd " + server.outside().string() + " && /usr/bin/tftp 127.0.0.1 " +
+                           std::to_string(server.port()) + " -m binary -c ";
+  ASSERT_EQ(std::system((base + "get get-me local").c_str()), 0);
+  EXPECT_EQ(read_file(local), content);
+  ASSERT_EQ(std::system((base + "put put-me uploaded").c_str()), 0);
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=uploaded", "result=ok"}));
+  EXPECT_EQ(read_file(server.root() / "uploaded"), pattern_bytes(3333, 9));
+}
+
+}  // namespace
+}  // namespace tftp::test
