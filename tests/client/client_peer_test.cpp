@@ -264,6 +264,88 @@ TEST_F(ClientAtftpd, GetAndPutWithWindows) {
   }
 }
 
+// ---- This project's tftp-server --------------------------------------------------------------------
+
+#ifdef TFTP_SERVER_BINARY
+class ClientOwnServer : public testing::Test {
+ protected:
+  void start(Family family, std::vector<std::string> flags) {
+    const std::string root = root_.path().string();
+    server_.emplace(root_.path(), family, [family, root, flags](std::uint16_t port) {
+      std::vector<std::string> argv{TFTP_SERVER_BINARY, "-q", "-l",
+                                    (family == Family::v6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port)};
+      argv.insert(argv.end(), flags.begin(), flags.end());
+      argv.push_back(root);
+      return argv;
+    });
+    ASSERT_TRUE(server_->ready()) << "tftp-server did not answer on port " << server_->port();
+  }
+
+  client::Outcome get(const std::string& name, client::Settings settings = {}, const std::string& host = "127.0.0.1") {
+    return client::get(client::Target{{host, server_->port()}, name, local_ / name, std::nullopt}, settings);
+  }
+
+  TempDir root_;
+  TempDir local_;
+  std::optional<PeerServer> server_;
+};
+
+TEST_F(ClientOwnServer, GetAndPutEverySizeClass) {
+  start(Family::v4, {"--create"});
+  for (const std::size_t size : {0U, 1U, 511U, 512U, 513U, 1U << 20U}) {
+    SCOPED_TRACE(testing::Message() << "size " << size);
+    const std::string name = "f" + std::to_string(size);
+    write_file(root_ / name, pattern_bytes(size));
+    const auto got = get(name);
+    ASSERT_EQ(got.exit, Exit::success) << got.message;
+    EXPECT_TRUE(read_file(local_ / name) == pattern_bytes(size)) << "downloaded bytes differ";
+    const auto put = client::put(target_at(server_->port(), "up-" + name, local_ / name), {});
+    ASSERT_EQ(put.exit, Exit::success) << put.message;
+    EXPECT_TRUE(read_file(root_ / ("up-" + name)) == pattern_bytes(size)) << "uploaded bytes differ";
+  }
+}
+
+TEST_F(ClientOwnServer, MoreThan65535BlocksWindowsAndNetascii) {
+  start(Family::v4, {"--create"});
+  write_file(root_ / "big", pattern_bytes(65536U * 8U + 1U));
+  client::Settings tiny;
+  tiny.block_size = 8;
+  tiny.window_size = 16;
+  const auto got = get("big", tiny);
+  ASSERT_EQ(got.exit, Exit::success) << got.message;
+  EXPECT_TRUE(read_file(local_ / "big") == pattern_bytes(65536U * 8U + 1U)) << "downloaded bytes differ";
+
+  const std::string text("a\nb\r\n\0c\r", 9);
+  write_file(root_ / "text", text);
+  client::Settings ascii;
+  ascii.mode = Mode::netascii;
+  const auto lines = get("text", ascii);
+  ASSERT_EQ(lines.exit, Exit::success) << lines.message;
+  EXPECT_EQ(read_file(local_ / "text"), text);
+}
+
+TEST_F(ClientOwnServer, RefusalsAreServerErrors) {
+  start(Family::v4, {});
+  write_file(local_ / "keep", "old");
+  const auto missing = get("keep");
+  EXPECT_EQ(missing.exit, Exit::server_error) << missing.message;
+  EXPECT_EQ(read_file(local_ / "keep"), "old");
+  const auto refused = client::put(target_at(server_->port(), "new", local_ / "keep"), {});
+  EXPECT_EQ(refused.exit, Exit::server_error) << refused.message;  // read-only without --create
+  EXPECT_FALSE(std::filesystem::exists(root_ / "new"));
+  EXPECT_EQ(local_.names(), std::set<std::string>{"keep"});
+}
+
+TEST_F(ClientOwnServer, GetOverIpv6) {
+  if (!ipv6_loopback_works()) GTEST_SKIP() << "::1 is not available here";
+  start(Family::v6, {});
+  write_file(root_ / "six", pattern_bytes(5000));
+  const auto got = get("six", {}, "::1");
+  ASSERT_EQ(got.exit, Exit::success) << got.message;
+  EXPECT_EQ(read_file(local_ / "six"), pattern_bytes(5000));
+}
+#endif
+
 // ---- The program -----------------------------------------------------------------------------------
 
 #ifdef TFTP_CLIENT_BINARY
