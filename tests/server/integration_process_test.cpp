@@ -157,6 +157,25 @@ TEST(Program, ServesOnASocketPassedBySystemd) {
   EXPECT_EQ(server.wait(), 0);
 }
 
+TEST(Program, UserDropsPrivilegesAfterBinding) {
+  if (::geteuid() != 0) GTEST_SKIP() << "--user needs root to switch users";
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  write_file(dir.path() / "public", bytes_of("anyone"));
+  write_file(dir.path() / "private", bytes_of("root only"));
+  std::filesystem::permissions(dir.path() / "public", std::filesystem::perms(0644));
+  std::filesystem::permissions(dir.path() / "private", std::filesystem::perms(0600));
+  ServerProcess server({"--listen", "127.0.0.1:0", "--user", "nobody", dir.path().string()});
+  const auto port = server.port();
+  RawPeer client;
+  EXPECT_EQ(download(client, port, "public").bytes, bytes_of("anyone"));
+  const auto refused = download(client, port, "private");
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->code, ErrorCode::access_violation);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(), 0);
+}
+
 // ---- tftp-hpa ------------------------------------------------------------------------------------
 
 bool have_tftp_hpa() { return ::access("/usr/bin/tftp", X_OK) == 0; }

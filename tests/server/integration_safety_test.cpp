@@ -333,3 +333,32 @@ TEST(Requests, MalformedRequestGetsError4) {
 
 }  // namespace
 }  // namespace tftp::test
+
+namespace tftp::test {
+namespace {
+
+TEST(PortRange, SessionsAnswerFromTheRangeAndBeyondItTheServerIsBusy) {
+  std::uint16_t free_port = 0;
+  {
+    RawPeer probe;  // a port the kernel just handed out and took back: free for the range
+    free_port = probe.port();
+  }
+  auto config = test_config();
+  config.port_range = server::PortRange{free_port, free_port};
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(700));
+  server.start();
+  RawPeer first;
+  first.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto data1 = first.receive();
+  ASSERT_TRUE(data1);
+  EXPECT_EQ(data1->port, free_port);
+  RawPeer second;
+  second.send(server.port(), Rrq{"f", Mode::octet, {}});
+  auto busy = second.receive();
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->bytes, encoded(Error{ErrorCode::not_defined, "server busy"}));
+}
+
+}  // namespace
+}  // namespace tftp::test
