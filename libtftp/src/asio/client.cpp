@@ -1,5 +1,6 @@
 // get and put: open the local end, resolve the server, run the machine, turn its outcome into an exit class.
 #include "tftp/asio/client.hpp"
+#include "tftp/asio/socket_buffers.hpp"
 
 #include <fmt/format.h>
 
@@ -100,6 +101,11 @@ std::optional<Outcome> open_link(Link& link, const Target& target, const Setting
   if (ec) return failure(Exit::usage, fmt::format("cannot resolve \"{}\": {}", target.server.host, ec.message()));
   link.socket.open(link.server.protocol(), ec);
   if (ec) return failure(Exit::local_error, fmt::format("cannot open a UDP socket: {}", ec.message()));
+  // Sized for the window asked for; the server can only lower it.
+  if (settings.options && settings.window_size.value_or(1) > 1) {
+    net::size_socket_buffers(link.socket, net::window_buffer_bytes(settings.block_size.value_or(default_block_size),
+                                                                   *settings.window_size));
+  }
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "tftp/asio/endpoint.hpp"
+#include "tftp/asio/socket_buffers.hpp"
 #include "tftp/codec.hpp"
 
 namespace tftp::server {
@@ -73,21 +74,24 @@ Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHo
       initial_resends_(initial_resends),
       started_(Clock::now()) {}
 
-void Session::size_buffers(std::uint16_t block_size) {
+void Session::size_buffers(const Negotiated& negotiated) {
   // One byte more than the largest DATA, so that an over-long one is seen as such and not cut to fit.
-  rx_.resize(std::max(header_size + block_size + 1, control_room));
-  tx_.resize(std::max(header_size + block_size, control_room));
+  rx_.resize(std::max(header_size + negotiated.block_size + 1, control_room));
+  tx_.resize(std::max(header_size + negotiated.block_size, control_room));
+  if (negotiated.window_size > 1) {
+    net::size_socket_buffers(socket_, net::window_buffer_bytes(negotiated.block_size, negotiated.window_size));
+  }
 }
 
 void Session::start_read(fileio::FileSource source, const ServerAnswer& answer, const TransferConfig& config) {
-  size_buffers(answer.negotiated.block_size);
+  size_buffers(answer.negotiated);
   source_.emplace(std::move(source));
   sender_.emplace(Sender::serve_read(answer, *source_, config, started_));
   begin();
 }
 
 void Session::start_write(Upload upload, const ServerAnswer& answer, const TransferConfig& config) {
-  size_buffers(answer.negotiated.block_size);
+  size_buffers(answer.negotiated);
   upload_.emplace(std::move(upload));
   sink_.emplace(upload_->file, upload_->mode, upload_->limit);
   receiver_.emplace(Receiver::serve_write(answer, *sink_, config, started_));

@@ -76,7 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void detach() noexcept;
 
  private:
-  void size_buffers(std::uint16_t block_size);
+  void size_buffers(const Negotiated& negotiated);
   void begin();
   void receive();
   void on_receive(std::error_code ec, std::size_t size);
