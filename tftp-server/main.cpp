@@ -69,6 +69,8 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_option("-u,--user", c.user, "drop to this user (and its groups) once the sockets are bound");
   app.add_option("--umask", cli.umask, "umask for uploaded files, octal (new files get 0666 & ~MASK)")
       ->check(form(parse_umask, "an octal mask like 022"))->capture_default_str();
+  app.add_option("--map-file", c.map_file, "tftpd-hpa remap rules applied to requested names (re-read on SIGHUP)")
+      ->check(CLI::ExistingFile);
   app.add_option("--grace", cli.grace_s, "seconds running transfers may go on after SIGINT/SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   auto* verbose = app.add_flag("-v,--verbose", cli.verbose, "log every packet");

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <memory>
+#include <stdexcept>
 #include <system_error>
 
 #include <asio/ip/v6_only.hpp>
@@ -14,6 +16,7 @@
 #include "server_session.hpp"
 #include "server_system.hpp"
 #include "tftp/asio/endpoint.hpp"
+#include "tftp/asio/remap.hpp"
 #include "tftp/codec.hpp"
 
 namespace tftp::server {
@@ -48,6 +51,11 @@ struct Server::Impl final : SessionHost {
   Impl(asio::io_context& io, const ServerConfig& config, ServerLog& log)
       : io_(io), config_(config), log_(log), root_(config.root), grace_timer_(io),
         transfer_(transfer_config(config)) {
+    if (config_.map_file) {
+      auto loaded = RemapRules::load(*config_.map_file);
+      if (auto* error = std::get_if<RemapError>(&loaded)) throw std::runtime_error(error->to_string());
+      rules_ = std::make_shared<const RemapRules>(std::get<RemapRules>(std::move(loaded)));
+    }
     if (config_.listen.empty()) {
       for (auto& socket : adopt_systemd_sockets(io_)) add_listener(std::move(socket));
     }
@@ -137,10 +145,42 @@ struct Server::Impl final : SessionHost {
       it->second->close();  // a completed upload dallying: the client has moved on
     }
     if (auto* rrq = std::get_if<Rrq>(&*parsed)) {
-      serve_read(listener, client, *rrq);
+      if (remap(listener, client, rrq->filename, false)) serve_read(listener, client, *rrq);
     } else {
-      serve_write(listener, client, std::get<Wrq>(*parsed));
+      auto& wrq = std::get<Wrq>(*parsed);
+      if (remap(listener, client, wrq.filename, true)) serve_write(listener, client, wrq);
     }
+  }
+
+  // The map file's rules, before confinement: their result goes through the same checks as any name. A
+  // result with leading slashes means the same file as without (tftpd-hpa runs chrooted to ROOT).
+  bool remap(Listener& listener, const udp::endpoint& client, std::string& name, bool is_put) {
+    if (!rules_) return true;
+    auto mapped = rules_->apply(name, RemapContext{is_put, client.address()});
+    if (auto* refused = std::get_if<Refused>(&mapped)) {
+      refuse(listener, client, name, Error{ErrorCode::access_violation, refused->message});
+      return false;
+    }
+    auto& result = std::get<std::string>(mapped);
+    const auto start = result.find_first_not_of('/');
+    result.erase(0, start == std::string::npos ? result.size() : start);
+    if (result != name && config_.verbosity == Verbosity::verbose) {
+      log_.write(LogEvent{LogLevel::debug, "remapped", {}}.add("from", name).add("to", result));
+    }
+    name = std::move(result);
+    return true;
+  }
+
+  std::string reload_map_file() {
+    if (!config_.map_file) return {};
+    auto loaded = RemapRules::load(*config_.map_file);
+    if (auto* error = std::get_if<RemapError>(&loaded)) {
+      log_.write(LogEvent{LogLevel::error, "map-file", {}}.add("error", error->to_string()).add("kept", "previous rules"));
+      return error->to_string();
+    }
+    rules_ = std::make_shared<const RemapRules>(std::get<RemapRules>(std::move(loaded)));
+    log_.write(LogEvent{LogLevel::info, "map-file", {}}.add("file", *config_.map_file).add("rules", std::to_string(rules_->size())));
+    return {};
   }
 
   bool admit(Listener& listener, const udp::endpoint& client, const std::string& file) {
@@ -334,6 +374,7 @@ struct Server::Impl final : SessionHost {
   ServerConfig config_;
   ServerLog& log_;
   Root root_;
+  std::shared_ptr<const RemapRules> rules_;  // null without --map-file; replaced whole on SIGHUP
   asio::steady_timer grace_timer_;
   TransferConfig transfer_;
   std::vector<std::shared_ptr<Listener>> listeners_;
@@ -364,22 +405,34 @@ void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> on_
 
 std::size_t Server::session_count() const noexcept { return impl_->sessions_.size(); }
 
+std::string Server::reload_map_file() { return impl_->reload_map_file(); }
+
 int run_server(const ServerConfig& config) {
   asio::io_context io;
   ServerLog log(config.log_format, config.verbosity);
   Server server(io, config, log);
   if (config.user) drop_privileges(*config.user);
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set hangup(io, SIGHUP);
   // The first signal starts the grace; a second one ends the transfers at once. The wait is renewed
   // before shutting down, so that the server's stop cancels it and io.run() returns.
   bool signalled = false;
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int) {
     if (ec) return;
     signals.async_wait(on_signal);
-    server.shutdown(signalled ? std::chrono::milliseconds(0) : config.grace, [&] { signals.cancel(); });
+    server.shutdown(signalled ? std::chrono::milliseconds(0) : config.grace, [&] {
+      signals.cancel();
+      hangup.cancel();
+    });
     signalled = true;
   };
   signals.async_wait(on_signal);
+  std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
+    if (ec) return;
+    static_cast<void>(server.reload_map_file());
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
   server.start();
   io.run();
   log.write(LogEvent{LogLevel::info, "stopped", {}});

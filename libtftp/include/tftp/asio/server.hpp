@@ -52,12 +52,17 @@ class Server {
   // Sessions open now (running or dallying).
   std::size_t session_count() const noexcept;
 
+  // Re-reads config.map_file (SIGHUP). A bad file keeps the rules in use; the reason ("FILE:LINE: why")
+  // is logged and returned. Without a map file: nothing to do, empty string.
+  std::string reload_map_file();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// The whole program after argument parsing: binds, drops to config.user, serves until SIGINT/SIGTERM,
+// The whole program after argument parsing: binds, drops to config.user, re-reads the map file on SIGHUP,
+// serves until SIGINT/SIGTERM,
 // lets transfers finish within config.grace. Returns the exit status (0 after a signal); throws
 // std::exception with a message for the user when it cannot start.
 int run_server(const ServerConfig& config);

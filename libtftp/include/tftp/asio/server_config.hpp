@@ -64,6 +64,8 @@ struct ServerConfig {
   Verbosity verbosity = Verbosity::normal;
   LogFormat log_format = LogFormat::text;
   std::chrono::milliseconds grace{3000};  // after SIGINT/SIGTERM, how long running transfers may go on
+  // tftpd-hpa remap rules (remap.hpp), applied to every requested name before confinement; SIGHUP re-reads.
+  std::optional<std::string> map_file;
 };
 
 }  // namespace tftp::server
