@@ -58,6 +58,9 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(CLI::Range(1, 65535))->capture_default_str();
   app.add_option("--timeout", cli.timeout_s, "retransmission timeout in seconds unless the client asks (0.01-255)")
       ->check(CLI::Range(0.01, 255.0))->capture_default_str();
+  app.add_option("--unanswered-resends", c.initial_resends,
+                 "resends of the first packet while the client has not answered at all (bounds reflection)")
+      ->check(CLI::Range(0, 100))->capture_default_str();
   app.add_option("--retries", c.retries, "retransmissions of one packet before a transfer is given up")
       ->check(CLI::Range(0, 100))->capture_default_str();
   app.add_option("--max-sessions", c.max_sessions, "transfers at once; beyond: ERROR 0 \"server busy\"")
