@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cmake --workflow --preset release >/dev/null
+cmake --preset release >/dev/null && cmake --build --preset release >/dev/null
 root=${TFTP_ROOT:-$PWD/tftp-root}
 mkdir -p "$root"
 [[ -e $root/hello.txt ]] || echo "Hello from tftp-server" > "$root/hello.txt"
