@@ -58,9 +58,13 @@ def peak_rss_kib(pid):
     return 0
 
 
-def timed(command, limit=600):
+def timed(command, limit):
+    """A run that exceeds `limit` counts as failed ("stalled"), so one stalling peer cannot hold the bench."""
     start = time.monotonic()
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit)
+    try:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return time.monotonic() - start, None, f"stalled: over {limit} s"
     return time.monotonic() - start, result.returncode, result.stderr.decode(errors="replace")[-300:]
 
 
@@ -70,7 +74,7 @@ def one_transfer(args, server, client, port, root, work, op, block, window, name
     command = interop.client_command(client, args, op, "127.0.0.1", port, remote, local,
                                      block if not (client == "tftp-hpa") else None,
                                      window if window > 1 else None)
-    seconds, code, err = timed(command)
+    seconds, code, err = timed(command, args.limit)
     target = local if op == "get" else os.path.join(root, remote)
     ok = code == 0 and os.path.exists(target) and os.path.getsize(target) == os.path.getsize(os.path.join(root, name))
     with contextlib.suppress(FileNotFoundError):
@@ -195,6 +199,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--skip-concurrency", action="store_true")
+    parser.add_argument("--limit", type=float, default=120, help="seconds before one transfer counts as stalled")
     args = parser.parse_args()
     size = args.size_mib * MIB
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
