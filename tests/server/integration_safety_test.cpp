@@ -36,12 +36,18 @@ TEST(Confinement, TraversalAndSymlinksOutOfRootGetNoByte) {
   std::filesystem::create_directory_symlink("..", server.root() / "dir-link");
   server.start();
   RawPeer peer;
-  for (const char* name : {"../secret", "/etc/passwd", "..\\secret", "sub/../../secret", "sub/..\\..\\secret",
-                           "up-link", "abs-link", "dir-link/secret", "\\etc\\passwd", "a\x01" "b"}) {
+  for (const char* name : {"../secret", "..\\secret", "sub/../../secret", "sub/..\\..\\secret", "up-link",
+                           "abs-link", "dir-link/secret", "a\x01" "b"}) {
     const auto read = refusal(peer, server.port(), Rrq{name, Mode::octet, {}});
     EXPECT_EQ(code(read), 2) << name << ": " << read.message;
     const auto write = refusal(peer, server.port(), Wrq{name, Mode::octet, {}});
     EXPECT_EQ(code(write), 2) << name << ": " << write.message;
+  }
+  // A leading slash or backslash names ROOT (as tftpd-hpa -s and dnsmasq do): ROOT/etc/passwd is not there,
+  // and neither is a directory to upload it into.
+  for (const char* name : {"/etc/passwd", "\\etc\\passwd"}) {
+    EXPECT_EQ(code(refusal(peer, server.port(), Rrq{name, Mode::octet, {}})), 1) << name;
+    EXPECT_EQ(code(refusal(peer, server.port(), Wrq{name, Mode::octet, {}})), 1) << name;
   }
   // "...." is an ordinary name: not found, and nothing stripped to make it "..".
   EXPECT_EQ(code(refusal(peer, server.port(), Rrq{"....//secret", Mode::octet, {}})), 1);

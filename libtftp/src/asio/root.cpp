@@ -130,6 +130,27 @@ Root::Root(const std::string& path, Resolver resolver) : path_(path), root_(open
   }
 }
 
+Root::Root(std::string path, ScopedFd root, Resolver resolver) noexcept
+    : path_(std::move(path)), root_(std::move(root)), resolver_(resolver) {}
+
+std::variant<std::monostate, Root, Refusal> Root::subdirectory(std::string_view name) const {
+  auto checked = check_name(name);
+  if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
+  const auto& path = std::get<std::string>(checked);
+  int error = 0;
+  // No O_DIRECTORY: the component walk then hands back a symlink itself, which fstat tells apart from a file.
+  ScopedFd fd = open_beneath(path, O_PATH | O_CLOEXEC, error);
+  if (!fd) {
+    if (error == ENOENT || error == ENOTDIR) return std::monostate{};
+    return refusal_for_errno(error);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return refusal_for_errno(errno);
+  if (S_ISLNK(st.st_mode)) return refusal_for_errno(ELOOP);
+  if (!S_ISDIR(st.st_mode)) return std::monostate{};
+  return Root(path_ + "/" + path, std::move(fd), resolver_);
+}
+
 ScopedFd Root::walk(const std::string& path, int flags, int& error) const {
   ScopedFd current;
   int dir = root_.get();

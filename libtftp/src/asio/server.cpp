@@ -17,6 +17,8 @@
 #include "server_system.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/remap.hpp"
+#include "tftp/asio/server_names.hpp"
+#include "tftp/asio/socket_buffers.hpp"
 #include "tftp/codec.hpp"
 
 namespace tftp::server {
@@ -41,6 +43,16 @@ TransferConfig transfer_config(const ServerConfig& config) {
 
 Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
 
+// Single-port mode: one buffer takes every client's DATA, so it holds any UDP datagram; the other sockets
+// only take requests, and one byte over max_request_size shows an over-long one as such.
+std::size_t listener_buffer_size(bool single_port) { return single_port ? 65536 : max_request_size + 1; }
+
+// Every window of every transfer arrives through the one socket in single-port mode.
+constexpr std::size_t single_port_socket_buffer = std::size_t{8} << 20;
+
+// Without an interface to ask (the address went away), the common Ethernet MTU.
+constexpr unsigned fallback_mtu = 1500;
+
 }  // namespace
 
 struct Server::Impl final : SessionHost {
@@ -49,7 +61,7 @@ struct Server::Impl final : SessionHost {
     udp::socket socket;
     udp::endpoint local;
     udp::endpoint from;
-    std::array<std::byte, max_request_size + 1> buffer{};  // one more: an over-long request is seen as such
+    std::vector<std::byte> buffer;  // listener_buffer_size
   };
 
   Impl(asio::io_context& io, const ServerConfig& config, ServerLog& log)
@@ -108,7 +120,9 @@ struct Server::Impl final : SessionHost {
 
   void add_listener(udp::socket socket) {
     socket.non_blocking(true);
-    auto listener = std::make_shared<Listener>(Listener{this, std::move(socket), {}, {}, {}});
+    if (config_.single_port) net::size_socket_buffers(socket, single_port_socket_buffer);
+    auto listener = std::make_shared<Listener>(
+        Listener{this, std::move(socket), {}, {}, std::vector<std::byte>(listener_buffer_size(config_.single_port))});
     listener->local = listener->socket.local_endpoint();
     listeners_.push_back(std::move(listener));
   }
@@ -127,17 +141,25 @@ struct Server::Impl final : SessionHost {
         asio::buffer(listener->buffer), listener->from, [listener](std::error_code ec, std::size_t size) {
           if (ec == asio::error::operation_aborted || listener->owner == nullptr) return;
           if (!ec) listener->owner->on_request(*listener, std::span<const std::byte>(listener->buffer).first(size));
-          if (listener->owner != nullptr && !listener->owner->stopping_) receive(listener);
+          if (listener->owner != nullptr && listener->owner->receiving()) receive(listener);
         });
   }
+
+  // A single-port listener goes on receiving after shutdown: the running transfers come in through it.
+  bool receiving() const noexcept { return !stopping_ || config_.single_port; }
 
   // ---- Requests ----------------------------------------------------------------------------------
 
   void on_request(Listener& listener, std::span<const std::byte> datagram) {
     const udp::endpoint client = listener.from;
-    trace(client, datagram);
     const auto opcode = peek_opcode(datagram);
-    if (opcode != Opcode::rrq && opcode != Opcode::wrq) return;  // stray DATA/ACK/ERROR: not for us
+    const bool request = opcode == Opcode::rrq || opcode == Opcode::wrq;
+    if (config_.single_port && !request) {
+      demultiplex(listener, client, datagram, opcode);
+      return;
+    }
+    trace(client, datagram);
+    if (!request || stopping_) return;  // stray DATA/ACK/ERROR: not for us
     auto parsed = parse(datagram);
     if (!parsed) {
       refuse(listener, client, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
@@ -149,11 +171,68 @@ struct Server::Impl final : SessionHost {
       it->second->close();  // a completed upload dallying: the client has moved on
     }
     if (auto* rrq = std::get_if<Rrq>(&*parsed)) {
-      if (remap(listener, client, rrq->filename, false)) serve_read(listener, client, *rrq);
+      if (resolve_name(listener, client, rrq->filename, false)) serve_read(listener, client, *rrq);
     } else {
       auto& wrq = std::get<Wrq>(*parsed);
-      if (remap(listener, client, wrq.filename, true)) serve_write(listener, client, wrq);
+      if (resolve_name(listener, client, wrq.filename, true)) serve_write(listener, client, wrq);
     }
+  }
+
+  // Single-port mode: a packet from a client address:port with a session goes to it; anyone else gets
+  // ERROR 5 from this socket, as a session socket answers a stranger. An ERROR is never answered (two
+  // servers must not bounce ERRORs), and neither is a datagram that is no TFTP packet at all.
+  void demultiplex(Listener& listener, const udp::endpoint& client, std::span<const std::byte> datagram,
+                   std::optional<Opcode> opcode) {
+    if (const auto it = sessions_.find(client); it != sessions_.end()) {
+      it->second->on_datagram(datagram);
+      return;
+    }
+    trace(client, datagram);
+    if (!opcode || opcode == Opcode::error) return;
+    std::array<std::byte, 64> out{};
+    const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, out);
+    if (!size) return;
+    std::error_code ignored;
+    listener.socket.send_to(asio::buffer(out.data(), *size), client, 0, ignored);
+    log_.write(LogEvent{LogLevel::warning, "stranger", {}}.add("stranger", net::to_string(client)));
+  }
+
+  // The name steps of server_names.hpp, in their order; false when the request has been refused.
+  bool resolve_name(Listener& listener, const udp::endpoint& client, std::string& name, bool is_put) {
+    strip_pxe_garbage(name);
+    if (!remap(listener, client, name, is_put)) return false;
+    if (config_.lowercase) fold_to_lower_case(name);
+    strip_leading_separators(name);
+    return true;
+  }
+
+  // ROOT, or ROOT/<client address>/ under --unique-root ip when that directory is there. `holder` keeps a
+  // per-client root open while the caller uses it.
+  const Root* root_for(Listener& listener, const udp::endpoint& client, const std::string& file,
+                       std::optional<Root>& holder) {
+    if (config_.unique_root == UniqueRoot::none) return &root_;
+    auto found = root_.subdirectory(client_directory_name(client.address()));
+    if (auto* refusal = std::get_if<Refusal>(&found)) {
+      refuse(listener, client, file, Error{refusal->code, "per-client directory: " + refusal->message});
+      return nullptr;
+    }
+    if (auto* root = std::get_if<Root>(&found)) return &holder.emplace(std::move(*root));
+    return &root_;
+  }
+
+  // The negotiation limits for this client: with --blksize-max mtu, blksize fits the MTU of the interface
+  // the answers leave by. That is the listening address's interface, or on a wildcard listener the one the
+  // kernel routes the client through (a route look-up costs a socket and a connect; IP_PKTINFO would need
+  // recvmsg in place of asio's receive, for the same answer wherever routing is symmetric).
+  ServerPolicy policy_for(const Listener& listener, const udp::endpoint& client) const {
+    if (!config_.block_size_from_mtu) return config_.policy;
+    auto policy = config_.policy;
+    const auto local = listener.local.address().is_unspecified() ? source_address_for(client)
+                                                                  : std::optional(listener.local.address());
+    const auto mtu = local ? interface_mtu(*local) : std::nullopt;
+    const bool ipv6 = client.address().is_v6() && !client.address().to_v6().is_v4_mapped();
+    policy.max_block_size = block_size_for_mtu(mtu.value_or(fallback_mtu), ipv6);
+    return policy;
   }
 
   // The map file's rules, before confinement: their result goes through the same checks as any name. A
@@ -197,7 +276,10 @@ struct Server::Impl final : SessionHost {
 
   void serve_read(Listener& listener, const udp::endpoint& client, const Rrq& rrq) {
     if (!admit(listener, client, rrq.filename)) return;
-    auto opened = root_.open_for_read(rrq.filename);
+    std::optional<Root> client_root;
+    const Root* root = root_for(listener, client, rrq.filename, client_root);
+    if (root == nullptr) return;
+    auto opened = root->open_for_read(rrq.filename);
     if (auto* refusal = std::get_if<Refusal>(&opened)) {
       refuse(listener, client, rrq.filename, Error{refusal->code, refusal->message});
       return;
@@ -207,7 +289,7 @@ struct Server::Impl final : SessionHost {
     if (rrq.mode == Mode::netascii && find_option(rrq.options, "tsize") != nullptr) {
       static_cast<void>(source.count_netascii());
     }
-    const auto answer = negotiate(config_.policy, rrq.options, Direction::read, source.tsize());
+    const auto answer = negotiate(policy_for(listener, client), rrq.options, Direction::read, source.tsize());
     if (answer.refusal) {
       refuse(listener, client, rrq.filename, *answer.refusal);
       return;
@@ -222,7 +304,10 @@ struct Server::Impl final : SessionHost {
       return;
     }
     if (!admit(listener, client, wrq.filename)) return;
-    auto opened = root_.open_for_upload(wrq.filename);
+    std::optional<Root> client_root;
+    const Root* root = root_for(listener, client, wrq.filename, client_root);
+    if (root == nullptr) return;
+    auto opened = root->open_for_upload(wrq.filename);
     if (auto* refusal = std::get_if<Refusal>(&opened)) {
       refuse(listener, client, wrq.filename, Error{refusal->code, refusal->message});
       return;
@@ -236,7 +321,7 @@ struct Server::Impl final : SessionHost {
       refuse(listener, client, wrq.filename, Error{ErrorCode::access_violation, "creating files is not allowed"});
       return;
     }
-    const auto answer = negotiate(config_.policy, wrq.options, Direction::write, std::nullopt);
+    const auto answer = negotiate(policy_for(listener, client), wrq.options, Direction::write, std::nullopt);
     if (answer.refusal) {
       refuse(listener, client, wrq.filename, *answer.refusal);
       return;
@@ -258,6 +343,10 @@ struct Server::Impl final : SessionHost {
   }
 
   std::shared_ptr<Session> open_session(Listener& listener, const udp::endpoint& client, SessionRequest request) {
+    if (config_.single_port) {
+      return add_session(client, std::make_shared<Session>(SharedSocket{listener.socket}, std::move(request), *this,
+                                                           config_.initial_resends));
+    }
     std::error_code ec;
     auto socket = session_socket(listener, ec);
     if (ec) {
@@ -265,7 +354,11 @@ struct Server::Impl final : SessionHost {
       refuse(listener, client, request.file, busy());
       return nullptr;
     }
-    auto session = std::make_shared<Session>(std::move(socket), std::move(request), *this, config_.initial_resends);
+    return add_session(client, std::make_shared<Session>(std::move(socket), std::move(request), *this,
+                                                         config_.initial_resends));
+  }
+
+  std::shared_ptr<Session> add_session(const udp::endpoint& client, std::shared_ptr<Session> session) {
     sessions_.emplace(client, session);
     ++running_per_client_[client.address()];
     return session;
@@ -339,10 +432,7 @@ struct Server::Impl final : SessionHost {
     if (on_stopped) on_stopped_ = std::move(on_stopped);
     if (!stopping_) {
       stopping_ = true;
-      for (auto& listener : listeners_) {
-        std::error_code ignored;
-        listener->socket.close(ignored);
-      }
+      if (!config_.single_port) close_listeners();
       log_.write(LogEvent{LogLevel::info, "shutdown", {}}
                      .add_number("sessions", std::to_string(sessions_.size()))
                      .add_number("grace_seconds", fmt::format("{:.3f}", std::chrono::duration<double>(grace).count())));
@@ -369,7 +459,15 @@ struct Server::Impl final : SessionHost {
     });
   }
 
+  void close_listeners() {
+    for (auto& listener : listeners_) {
+      std::error_code ignored;
+      listener->socket.close(ignored);
+    }
+  }
+
   void stopped() {
+    close_listeners();  // single-port: the transfers are over, so is the socket they came in by
     grace_timer_.cancel();
     if (on_stopped_) std::exchange(on_stopped_, nullptr)();
   }

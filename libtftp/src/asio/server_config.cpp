@@ -88,4 +88,17 @@ std::optional<unsigned> parse_umask(std::string_view text) {
   return value;
 }
 
+std::optional<BlockSizeMax> parse_block_size_max(std::string_view text) {
+  if (equals_ignoring_case(text, "mtu")) return BlockSizeMax{true, tftp::max_block_size};
+  if (text.size() > 5) return std::nullopt;
+  const auto value = parse_decimal(text);
+  if (!value || *value < tftp::min_block_size || *value > tftp::max_block_size) return std::nullopt;
+  return BlockSizeMax{false, static_cast<std::uint16_t>(*value)};
+}
+
+std::optional<UniqueRoot> parse_unique_root(std::string_view text) {
+  if (equals_ignoring_case(text, "ip")) return UniqueRoot::ip;
+  return std::nullopt;
+}
+
 }  // namespace tftp::server

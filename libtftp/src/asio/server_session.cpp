@@ -67,8 +67,17 @@ std::string describe_outcome(const Outcome& outcome) {
 }
 
 Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host, unsigned initial_resends)
-    : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+    : own_socket_(std::move(socket)),
+      socket_(&*own_socket_),
+      timer_(socket_->get_executor()),
+      request_(std::move(request)),
+      host_(&host),
+      initial_resends_(initial_resends),
+      started_(Clock::now()) {}
+
+Session::Session(SharedSocket shared, SessionRequest request, SessionHost& host, unsigned initial_resends)
+    : socket_(&shared.socket),
+      timer_(shared.socket.get_executor()),
       request_(std::move(request)),
       host_(&host),
       initial_resends_(initial_resends),
@@ -76,10 +85,10 @@ Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHo
 
 void Session::size_buffers(const Negotiated& negotiated) {
   // One byte more than the largest DATA, so that an over-long one is seen as such and not cut to fit.
-  rx_.resize(std::max(header_size + negotiated.block_size + 1, control_room));
+  if (own_socket_) rx_.resize(std::max(header_size + negotiated.block_size + 1, control_room));
   tx_.resize(std::max(header_size + negotiated.block_size, control_room));
   if (negotiated.window_size > 1) {
-    net::size_socket_buffers(socket_, net::window_buffer_bytes(negotiated.block_size, negotiated.window_size));
+    net::size_socket_buffers(*socket_, net::window_buffer_bytes(negotiated.block_size, negotiated.window_size));
   }
 }
 
@@ -100,11 +109,11 @@ void Session::start_write(Upload upload, const ServerAnswer& answer, const Trans
 
 void Session::begin() {
   after_input();
-  if (!closed_) receive();
+  if (!closed_ && own_socket_) receive();
 }
 
 void Session::receive() {
-  socket_.async_receive_from(asio::buffer(rx_), from_, [self = shared_from_this()](std::error_code ec, std::size_t n) {
+  socket_->async_receive_from(asio::buffer(rx_), from_, [self = shared_from_this()](std::error_code ec, std::size_t n) {
     self->on_receive(ec, n);
   });
 }
@@ -116,14 +125,22 @@ void Session::on_receive(std::error_code ec, std::size_t size) {
     if (from_ != request_.client) {
       answer_stranger(datagram);
     } else {
-      trace("recv", from_, datagram);
-      heard_ = true;
-      machine([&](auto& m) { m.on_datagram(datagram, Clock::now()); });
-      after_input();
+      from_client(datagram);
     }
   }
   // Other errors (an ICMP error reported late) say nothing about the transfer: keep receiving.
   if (!closed_) receive();
+}
+
+void Session::on_datagram(std::span<const std::byte> datagram) {
+  if (!closed_) from_client(datagram);
+}
+
+void Session::from_client(std::span<const std::byte> datagram) {
+  trace("recv", request_.client, datagram);
+  heard_ = true;
+  machine([&](auto& m) { m.on_datagram(datagram, Clock::now()); });
+  after_input();
 }
 
 void Session::answer_stranger(std::span<const std::byte> datagram) {
@@ -132,7 +149,7 @@ void Session::answer_stranger(std::span<const std::byte> datagram) {
   const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, tx_);
   if (!size) return;
   std::error_code ignored;
-  socket_.send_to(asio::buffer(tx_.data(), *size), from_, 0, ignored);
+  socket_->send_to(asio::buffer(tx_.data(), *size), from_, 0, ignored);
   host_->log().write(LogEvent{LogLevel::warning, "stranger", {}}
                          .add("client", net::to_string(request_.client))
                          .add("stranger", net::to_string(from_))
@@ -171,7 +188,7 @@ void Session::flush() {
     const auto datagram = std::span<const std::byte>(tx_).first(*size);
     trace("send", request_.client, datagram);
     std::error_code ignored;  // would_block and the like: a lost datagram, the machine retransmits
-    socket_.send_to(asio::buffer(datagram.data(), datagram.size()), request_.client, 0, ignored);
+    socket_->send_to(asio::buffer(datagram.data(), datagram.size()), request_.client, 0, ignored);
   }
 }
 
@@ -228,7 +245,7 @@ void Session::detach() noexcept {
   closed_ = true;
   std::error_code ignored;
   timer_.cancel();
-  socket_.close(ignored);
+  if (own_socket_) own_socket_->close(ignored);
 }
 
 void Session::trace(const char* what, const asio::ip::udp::endpoint& peer, std::span<const std::byte> datagram) {

@@ -1,7 +1,9 @@
 #pragma once
-// One transfer of the server: its own UDP socket (the server's transfer ID), one timer, one buffer pair
-// sized for the negotiated block size, and the core machine (Sender for an RRQ, Receiver for a WRQ)
-// with the file behind it. Private to the server driver.
+// One transfer of the server: its own UDP socket (the server's transfer ID) or, in single-port mode, the
+// listening socket shared with every other session, one timer, one buffer pair sized for the negotiated
+// block size (no receive buffer when the socket is shared: the listener's buffer is lent for each datagram),
+// and the core machine (Sender for an RRQ, Receiver for a WRQ) with the file behind it. Private to the
+// server driver.
 //
 // Loop: an input (a datagram from the client, or the timer) goes to the machine with the current time,
 // everything poll_transmit produces is sent at once (a full socket buffer counts as a lost datagram; the
@@ -56,14 +58,27 @@ struct Upload {
   std::optional<std::uint64_t> limit;
 };
 
+// The listening socket a single-port session sends from; it must outlive the session.
+struct SharedSocket {
+  asio::ip::udp::socket& socket;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  // Own socket: the session receives on it and answers strangers there with ERROR 5.
   Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host, unsigned initial_resends);
+  // Shared socket (single-port): the session only sends from it; the server demultiplexes and hands over
+  // the client's datagrams through on_datagram.
+  Session(SharedSocket shared, SessionRequest request, SessionHost& host, unsigned initial_resends);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void start_read(fileio::FileSource source, const ServerAnswer& answer, const TransferConfig& config);
   void start_write(Upload upload, const ServerAnswer& answer, const TransferConfig& config);
+
+  // A datagram from the client, already matched by address and port (shared socket only). The bytes are
+  // only read during the call.
+  void on_datagram(std::span<const std::byte> datagram);
 
   const asio::ip::udp::endpoint& client() const noexcept { return request_.client; }
   // The outcome is not final yet (a dallying Receiver is no longer running).
@@ -80,6 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void begin();
   void receive();
   void on_receive(std::error_code ec, std::size_t size);
+  void from_client(std::span<const std::byte> datagram);
   void on_timer(std::error_code ec);
   void answer_stranger(std::span<const std::byte> datagram);
   void after_input();
@@ -93,7 +109,8 @@ class Session : public std::enable_shared_from_this<Session> {
     return sender_ ? f(*sender_) : f(*receiver_);
   }
 
-  asio::ip::udp::socket socket_;
+  std::optional<asio::ip::udp::socket> own_socket_;  // empty when the socket is shared
+  asio::ip::udp::socket* socket_;                    // the one this session sends from
   asio::steady_timer timer_;
   SessionRequest request_;
   SessionHost* host_;

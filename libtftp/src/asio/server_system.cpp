@@ -2,12 +2,18 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 
@@ -36,7 +42,64 @@ asio::ip::udp protocol_of(int fd) {
   throw std::system_error(EAFNOSUPPORT, std::generic_category(), "passed socket is not IPv4 or IPv6");
 }
 
+asio::ip::address unmapped(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+bool same_address(const sockaddr* entry, const asio::ip::address& address) {
+  if (entry == nullptr) return false;
+  if (entry->sa_family == AF_INET && address.is_v4()) {
+    const auto bytes = address.to_v4().to_bytes();
+    return std::memcmp(&reinterpret_cast<const sockaddr_in*>(entry)->sin_addr, bytes.data(), bytes.size()) == 0;
+  }
+  if (entry->sa_family == AF_INET6 && address.is_v6()) {
+    const auto bytes = address.to_v6().to_bytes();
+    return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(entry)->sin6_addr, bytes.data(), bytes.size()) == 0;
+  }
+  return false;
+}
+
+std::optional<unsigned> mtu_of(const char* interface_name) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  ifreq request{};
+  std::strncpy(request.ifr_name, interface_name, IFNAMSIZ - 1);
+  const int result = ::ioctl(fd, SIOCGIFMTU, &request);
+  ::close(fd);
+  if (result != 0 || request.ifr_mtu <= 0) return std::nullopt;
+  return static_cast<unsigned>(request.ifr_mtu);
+}
+
 }  // namespace
+
+std::optional<asio::ip::address> source_address_for(const asio::ip::udp::endpoint& client) {
+  // Plain system calls: an asio socket would need an io_context, which costs an epoll set per request.
+  const asio::ip::udp::endpoint target(unmapped(client.address()), client.port());
+  const int fd = ::socket(target.address().is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  asio::ip::udp::endpoint local;
+  socklen_t length = static_cast<socklen_t>(local.capacity());
+  const bool ok = ::connect(fd, target.data(), static_cast<socklen_t>(target.size())) == 0 &&
+                  ::getsockname(fd, local.data(), &length) == 0;
+  ::close(fd);
+  if (!ok) return std::nullopt;
+  local.resize(length);
+  return local.address();
+}
+
+std::optional<unsigned> interface_mtu(const asio::ip::address& local) {
+  const auto address = unmapped(local);
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  const std::unique_ptr<ifaddrs, decltype(&::freeifaddrs)> owned(list, &::freeifaddrs);
+  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (same_address(entry->ifa_addr, address)) return mtu_of(entry->ifa_name);
+  }
+  return std::nullopt;
+}
 
 std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* listen_fds, long self_pid) {
   if (listen_pid == nullptr || listen_fds == nullptr) return std::nullopt;

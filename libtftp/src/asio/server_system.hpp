@@ -1,6 +1,6 @@
 #pragma once
 // What the server needs from the operating system besides sockets: the sockets systemd passes
-// (sd_listen_fds(3) protocol, without libsystemd) and dropping root after binding.
+// (sd_listen_fds(3) protocol, without libsystemd), dropping root after binding, and interface MTUs.
 
 #include <optional>
 #include <string>
@@ -21,5 +21,13 @@ std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io);
 
 // initgroups + setgid + setuid to the user; throws std::system_error or std::runtime_error.
 void drop_privileges(const std::string& user);
+
+// The local address the kernel answers `client` from: a throwaway UDP socket connect()ed to the client (a
+// route look-up, nothing is sent) and getsockname. An IPv4-mapped client is looked up as IPv4.
+std::optional<asio::ip::address> source_address_for(const asio::ip::udp::endpoint& client);
+
+// The MTU of the interface that owns `local` (getifaddrs to find the interface's name, then SIOCGIFMTU);
+// nullopt when no interface has that address. An IPv4-mapped address is looked up as IPv4.
+std::optional<unsigned> interface_mtu(const asio::ip::address& local);
 
 }  // namespace tftp::server

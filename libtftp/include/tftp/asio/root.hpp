@@ -80,11 +80,17 @@ class Root {
 
   // A regular file for reading (O_RDONLY).
   std::variant<ScopedFd, Refusal> open_for_read(std::string_view requested) const;
+  // The directory `name` beneath this root as a root of its own (same resolver, same rules beneath it), for
+  // per-client roots: std::monostate when there is no directory of that name (nothing, or not a directory);
+  // a Refusal when the name is refused or reaches out of this root (a symlink that leaves it, or with the
+  // component walk any symlink), so that a broken per-client tree is an error, not a silent fallback.
+  std::variant<std::monostate, Root, Refusal> subdirectory(std::string_view name) const;
   // The directory an upload of this name lands in. A non-regular file or a symlink of that name is refused;
   // whether an existing file may be replaced is the caller's decision (UploadTarget::exists).
   std::variant<UploadTarget, Refusal> open_for_upload(std::string_view requested) const;
 
  private:
+  Root(std::string path, ScopedFd root, Resolver resolver) noexcept;
   // Opens a checked relative path with flags; errno-style failure as a negative value.
   ScopedFd open_beneath(const std::string& path, int flags, int& error) const;
   ScopedFd walk(const std::string& path, int flags, int& error) const;

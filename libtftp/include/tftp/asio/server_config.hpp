@@ -39,6 +39,19 @@ std::optional<std::uint64_t> parse_size(std::string_view text);
 // Octal "022", "0027", "7": 0 to 0777.
 std::optional<unsigned> parse_umask(std::string_view text);
 
+// --blksize-max: a number 8-65464, or "mtu" (the largest block that fits the MTU of the interface a
+// request is answered from; see block_size_for_mtu in server_names.hpp).
+struct BlockSizeMax {
+  bool from_mtu = false;
+  std::uint16_t value = tftp::max_block_size;  // when !from_mtu
+  friend bool operator==(const BlockSizeMax&, const BlockSizeMax&) = default;
+};
+std::optional<BlockSizeMax> parse_block_size_max(std::string_view text);
+
+// --unique-root: only "ip" (dnsmasq's tftp-unique-root; its "mac" form needs the DHCP server's lease table).
+enum class UniqueRoot { none, ip };
+std::optional<UniqueRoot> parse_unique_root(std::string_view text);
+
 enum class LogFormat { text, json };
 enum class Verbosity { quiet, normal, verbose };
 
@@ -66,6 +79,17 @@ struct ServerConfig {
   std::chrono::milliseconds grace{3000};  // after SIGINT/SIGTERM, how long running transfers may go on
   // tftpd-hpa remap rules (remap.hpp), applied to every requested name before confinement; SIGHUP re-reads.
   std::optional<std::string> map_file;
+  // How a requested name becomes a file, in this order (server_names.hpp): trailing 0xFF bytes dropped,
+  // map-file rules, lower case (lowercase), leading separators dropped, then confinement beneath
+  // ROOT/<client address>/ when unique_root finds that directory there, else beneath ROOT.
+  bool lowercase = false;  // ASCII A-Z to a-z (dnsmasq's tftp-lowercase)
+  UniqueRoot unique_root = UniqueRoot::none;
+  // Cap blksize per request by the MTU of the interface the answer leaves by (policy.max_block_size
+  // is then not used).
+  bool block_size_from_mtu = false;
+  // Every transfer answers from the listening socket, demultiplexed by client address and port (dnsmasq's
+  // tftp-single-port): one firewall/NAT rule. port_range is then unused.
+  bool single_port = false;
 };
 
 }  // namespace tftp::server

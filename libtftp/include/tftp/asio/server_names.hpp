@@ -1,0 +1,42 @@
+#pragma once
+// The steps between the name a client sends and the name confined beneath ROOT, for the firmware that
+// network boot meets, and the block size an interface MTU allows. Pure functions, tested without sockets.
+//
+// The server applies them in this order (the order is part of the contract, since map files are written
+// against it):
+//   1. strip_pxe_garbage: trailing 0xFF bytes go. Some UEFI PXE ROMs send "bootx64.efi\xFF\xFF" before the
+//      NUL; no real file name ends in 0xFF, so this is always on. Other trailing bytes are a map file's job
+//      (`r [^[:print:]]+$`): this step runs first, so rules see the clean name.
+//   2. the --map-file rules (remap.hpp), leading slashes of their result dropped;
+//   3. fold_to_lower_case when --lowercase: after the rules, so that a rule's \U or a literal upper-case
+//      replacement is folded too and the tree on disk can simply be lower case (dnsmasq folds the name
+//      it received; it has no rules);
+//   4. strip_leading_separators: "/boot/x" and "\boot\x" name ROOT/boot/x, as under tftpd-hpa -s (Debian's
+//      default, chrooted to ROOT) and dnsmasq. A backslash is a separator everywhere (root.hpp), so a
+//      leading one is dropped like a slash;
+//   5. confinement (root.hpp) beneath ROOT/client_directory_name(client)/ when --unique-root ip finds that
+//      directory, else beneath ROOT.
+
+#include <cstdint>
+#include <string>
+
+#include <asio/ip/address.hpp>
+
+namespace tftp::server {
+
+void strip_pxe_garbage(std::string& name);
+// ASCII only: the C locale's tolower, as dnsmasq does it; bytes >= 0x80 are left alone.
+void fold_to_lower_case(std::string& name);
+void strip_leading_separators(std::string& name);
+
+// The per-client directory's name (dnsmasq's tftp-unique-root=ip): IPv4 dotted ("192.0.2.7"), also for an
+// IPv4 client seen as ::ffff:192.0.2.7 on a dual-stack socket; IPv6 in RFC 5952 form, as inet_ntop writes it
+// ("2001:db8::7"), with "%INTERFACE" after a link-local address with a scope ("fe80::7%eth0"), as dnsmasq's
+// prettyprint_addr writes it.
+std::string client_directory_name(const asio::ip::address& client);
+
+// The largest TFTP block that fits one IP datagram on a link with this MTU: MTU - IP header (20, IPv6 40)
+// - UDP header 8 - TFTP header 4, within RFC 2348's 8-65464.
+std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept;
+
+}  // namespace tftp::server

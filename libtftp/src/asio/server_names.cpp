@@ -1,0 +1,38 @@
+#include "tftp/asio/server_names.hpp"
+
+#include <algorithm>
+
+#include "tftp/options.hpp"
+
+namespace tftp::server {
+
+void strip_pxe_garbage(std::string& name) {
+  while (!name.empty() && static_cast<unsigned char>(name.back()) == 0xFF) name.pop_back();
+}
+
+void fold_to_lower_case(std::string& name) {
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+}
+
+void strip_leading_separators(std::string& name) {
+  const auto start = name.find_first_not_of("/\\");
+  name.erase(0, start == std::string::npos ? name.size() : start);
+}
+
+std::string client_directory_name(const asio::ip::address& client) {
+  if (client.is_v6() && client.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, client.to_v6()).to_string();
+  }
+  // asio writes inet_ntop's form, and "%NAME" (if_indextoname) after a scoped link-local address.
+  return client.to_string();
+}
+
+std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept {
+  const unsigned overhead = (ipv6 ? 40U : 20U) + 8U + 4U;
+  const unsigned fits = mtu > overhead ? mtu - overhead : 0U;
+  return static_cast<std::uint16_t>(std::clamp<unsigned>(fits, tftp::min_block_size, tftp::max_block_size));
+}
+
+}  // namespace tftp::server
