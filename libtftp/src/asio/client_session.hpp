@@ -148,14 +148,22 @@ class Session {
     stop();
   }
 
+  // Lazy: a wait that ends no later than the new deadline stays. It may then end early, which the machine
+  // takes as a no-op and this re-arms from; that costs one wake-up per timeout instead of a cancelled wait
+  // and a timerfd update per packet.
   void arm() {
     const auto deadline = machine_.next_deadline();
     if (!deadline) {
       timer_.cancel();
+      armed_.reset();
       return;
     }
+    if (armed_ && *armed_ <= *deadline) return;
+    armed_ = deadline;
     timer_.expires_at(*deadline);
     timer_.async_wait([this](const std::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;  // replaced by a later expires_at, or stopped
+      armed_.reset();
       if (!ec && !stopped_) on_timer();
     });
   }
@@ -187,6 +195,7 @@ class Session {
   const Hooks& hooks_;
   std::optional<std::uint64_t> total_;
   asio::steady_timer timer_;
+  std::optional<Clock::time_point> armed_;  // when the pending wait ends
   asio::signal_set signals_;
   Clock::time_point start_;
   std::vector<std::byte> receive_buffer_;

@@ -194,7 +194,9 @@ void Session::flush() {
 
 void Session::rearm() {
   const auto deadline = machine([](auto& m) { return m.next_deadline(); });
-  if (deadline == armed_) return;
+  // Lazy, as in the client: a pending wait that ends no later than the deadline stays (ending early, it is a
+  // no-op for the machine and re-arms from here), so a transfer costs no cancelled wait per packet.
+  if (deadline == armed_ || (deadline && armed_ && *armed_ <= *deadline)) return;
   armed_ = deadline;
   if (!deadline) {
     timer_.cancel();
