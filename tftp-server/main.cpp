@@ -32,6 +32,8 @@ struct Cli {
   std::vector<std::string> listen;
   std::string max_upload;
   std::string port_range;
+  std::string blksize_max = "65464";
+  std::string unique_root;
   std::string umask = "022";
   std::string log_format = "text";
   double timeout_s = 1.0;
@@ -52,8 +54,9 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_flag("--overwrite", c.allow_overwrite, "a WRQ may replace an existing file (otherwise ERROR 6)");
   app.add_option("--max-upload", cli.max_upload, "largest upload, e.g. 10M, 2G (larger: ERROR 3, nothing kept)")
       ->check(form(parse_size, "a size like 4096, 512K, 10M, 2G"));
-  app.add_option("--blksize-max", c.policy.max_block_size, "largest block size granted (RFC 2348)")
-      ->check(CLI::Range(8, 65464))->capture_default_str();
+  app.add_option("--blksize-max", cli.blksize_max,
+                 "largest block size granted (RFC 2348): 8-65464, or mtu (what fits the interface's MTU)")
+      ->check(form(parse_block_size_max, "8-65464 or mtu"))->capture_default_str();
   app.add_option("--windowsize-max", c.policy.max_window_size, "largest window granted (RFC 7440)")
       ->check(CLI::Range(1, 65535))->capture_default_str();
   app.add_option("--timeout", cli.timeout_s, "retransmission timeout in seconds unless the client asks (0.01-255)")
@@ -67,13 +70,19 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--max-sessions-per-client", c.max_sessions_per_client, "transfers at once from one IP address")
       ->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--port-range", cli.port_range, "LO:HI, the UDP ports transfers answer from (for firewalls)")
-      ->check(form(parse_port_range, "LO:HI with 1 <= LO <= HI <= 65535"));
+  auto* port_range =
+      app.add_option("--port-range", cli.port_range, "LO:HI, the UDP ports transfers answer from (for firewalls)")
+          ->check(form(parse_port_range, "LO:HI with 1 <= LO <= HI <= 65535"));
+  app.add_flag("--single-port", c.single_port, "every transfer answers from the listening port (one firewall rule)")
+      ->excludes(port_range);
   app.add_option("-u,--user", c.user, "drop to this user (and its groups) once the sockets are bound");
   app.add_option("--umask", cli.umask, "umask for uploaded files, octal (new files get 0666 & ~MASK)")
       ->check(form(parse_umask, "an octal mask like 022"))->capture_default_str();
   app.add_option("--map-file", c.map_file, "tftpd-hpa remap rules applied to requested names (re-read on SIGHUP)")
       ->check(CLI::ExistingFile);
+  app.add_flag("--lowercase", c.lowercase, "fold A-Z to a-z in requested names, after the map-file rules");
+  app.add_option("--unique-root", cli.unique_root, "ip: serve ROOT/<client address>/ to a client that has one")
+      ->check(form(parse_unique_root, "ip"));
   app.add_option("--grace", cli.grace_s, "seconds running transfers may go on after SIGINT/SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   auto* verbose = app.add_flag("-v,--verbose", cli.verbose, "log every packet");
@@ -87,6 +96,10 @@ ServerConfig finish(Cli& cli) {
   for (const auto& text : cli.listen) config.listen.push_back(*parse_listen_address(text));
   if (!cli.max_upload.empty()) config.policy.max_upload = parse_size(cli.max_upload);
   if (!cli.port_range.empty()) config.port_range = parse_port_range(cli.port_range);
+  const auto block_size_max = *parse_block_size_max(cli.blksize_max);
+  config.block_size_from_mtu = block_size_max.from_mtu;
+  if (!block_size_max.from_mtu) config.policy.max_block_size = block_size_max.value;
+  if (!cli.unique_root.empty()) config.unique_root = *parse_unique_root(cli.unique_root);
   config.umask = *parse_umask(cli.umask);
   config.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
   config.grace = std::chrono::milliseconds(std::lround(cli.grace_s * 1000));
@@ -101,8 +114,10 @@ int main(int argc, char** argv) {
   CLI::App app{"tftp-server: serve ROOT over TFTP (RFC 1350, 2347-2349, 7440), read-only unless --create/--overwrite"};
   app.set_version_flag("--version", std::string("tftp-server ") + tftp::version);
   app.footer(
-      "Names resolve beneath ROOT only: \"..\", absolute names, control characters and symlinks leaving ROOT\n"
-      "are refused; a backslash is a path separator. Uploads appear only when complete.\n"
+      "Names resolve beneath ROOT only: \"..\", control characters and symlinks leaving ROOT are refused.\n"
+      "A leading slash or backslash names ROOT (\"/x\" is ROOT/x, as with tftpd-hpa -s and dnsmasq); a backslash\n"
+      "is a path separator; trailing 0xFF bytes (some UEFI PXE firmware) are dropped.\n"
+      "Uploads appear only when complete.\n"
       "SIGINT/SIGTERM: stop taking requests, let transfers finish within --grace, exit 0.");
   Cli cli;
   add_options(app, cli);
