@@ -1,6 +1,7 @@
 // The tftp-server program as a child process: its exit statuses, SIGTERM with a running transfer, a socket
 // passed the systemd way (LISTEN_FDS), and the Debian tftp-hpa client getting and putting files.
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -109,6 +110,17 @@ TEST(Program, UsageErrorsExit2AndHelpExits0) {
   EXPECT_EQ(ServerProcess({"--help"}).wait(), 0);
 }
 
+TEST(Program, NetbootOptionsAreCheckedAtStart) {
+  EXPECT_EQ(ServerProcess({"--single-port", "--port-range", "40000:40100"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--blksize-max", "7"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--blksize-max", "65465"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--blksize-max", "mtux"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--unique-root", "mac"}).wait(), 2);
+  EXPECT_EQ(ServerProcess({"--lowercase", "--single-port", "--unique-root", "ip", "--blksize-max", "mtu", "--help"})
+                .wait(),
+            0);
+}
+
 TEST(Program, MissingRootExits1WithAMessage) {
   ServerProcess server({"--listen", "127.0.0.1:0", "/nonexistent/tftp-root"});
   const auto text = server.line();
@@ -137,6 +149,34 @@ TEST(Program, SigtermLetsARunningTransferFinishAndExits0) {
     got.insert(got.end(), data->bytes.begin() + 4, data->bytes.end());
   }
   client.send(data->port, Ack{3});
+  EXPECT_EQ(got, content);
+  EXPECT_EQ(server.wait(), 0);
+}
+
+// In single-port mode the running transfers come in through the listening socket: it must go on receiving
+// during the grace, and the program must exit once the last transfer ends on a datagram.
+TEST(Program, SinglePortSigtermLetsARunningTransferFinishAndExits0) {
+  TempDir dir;
+  const auto content = pattern_bytes(1500);
+  write_file(dir.path() / "f", content);
+  ServerProcess server({"--listen", "127.0.0.1:0", "--single-port", "--timeout", "5", dir.path().string()});
+  const auto port = server.port();
+  RawPeer client;
+  client.send(port, Rrq{"f", Mode::octet, {}});
+  auto data = client.receive();
+  ASSERT_TRUE(data);
+  server.signal(SIGTERM);
+  ASSERT_TRUE(server.line().value_or("").find("shutdown") != std::string::npos);
+  Bytes got(data->bytes.begin() + 4, data->bytes.end());
+  for (std::uint16_t block = 1; data && data->bytes.size() == 516; ++block) {
+    EXPECT_EQ(data->port, port);
+    client.send(port, Ack{block});
+    data = client.receive();
+    ASSERT_TRUE(data);
+    got.insert(got.end(), data->bytes.begin() + 4, data->bytes.end());
+  }
+  EXPECT_EQ(data->port, port);
+  client.send(port, Ack{3});
   EXPECT_EQ(got, content);
   EXPECT_EQ(server.wait(), 0);
 }
@@ -174,6 +214,78 @@ TEST(Program, UserDropsPrivilegesAfterBinding) {
   EXPECT_EQ(refused.error->code, ErrorCode::access_violation);
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(), 0);
+}
+
+// ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------
+
+// A network namespace of its own whose loopback has Ethernet's MTU; deleted afterwards.
+class MtuNamespace {
+ public:
+  MtuNamespace() : name_("tftp-mtu-" + std::to_string(::getpid())) {
+    static_cast<void>(std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()));  // a killed earlier run
+    created_ = std::system(("ip netns add " + name_).c_str()) == 0;
+    if (created_) {
+      created_ = std::system(("ip netns exec " + name_ + " ip link set lo mtu 1500 up").c_str()) == 0;
+    }
+  }
+  ~MtuNamespace() { static_cast<void>(std::system(("ip netns del " + name_).c_str())); }
+  MtuNamespace(const MtuNamespace&) = delete;
+  MtuNamespace& operator=(const MtuNamespace&) = delete;
+  bool created() const noexcept { return created_; }
+  std::string path() const { return "/run/netns/" + name_; }
+
+ private:
+  std::string name_;
+  bool created_ = false;
+};
+
+// This thread enters a network namespace; sockets it opens and processes it forks stay in it. Leaving
+// restores the thread's own.
+class InNamespace {
+ public:
+  explicit InNamespace(const std::string& path)
+      : own_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
+    const int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    entered_ = own_ >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
+    if (target >= 0) ::close(target);
+  }
+  ~InNamespace() {
+    if (entered_) ::setns(own_, CLONE_NEWNET);
+    if (own_ >= 0) ::close(own_);
+  }
+  InNamespace(const InNamespace&) = delete;
+  InNamespace& operator=(const InNamespace&) = delete;
+  bool entered() const noexcept { return entered_; }
+
+ private:
+  int own_;
+  bool entered_ = false;
+};
+
+TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {
+  if (::geteuid() != 0) GTEST_SKIP() << "a network namespace with a 1500-byte loopback needs root";
+  if (std::system("command -v ip >/dev/null 2>&1") != 0) GTEST_SKIP() << "ip (iproute2) is not installed";
+  MtuNamespace netns;
+  if (!netns.created()) GTEST_SKIP() << "cannot create a network namespace here (ip netns add failed)";
+  TempDir dir;
+  const auto content = pattern_bytes(5000, 3);
+  write_file(dir.path() / "f", content);
+  std::optional<ServerProcess> server;
+  std::optional<RawPeer> peer;
+  {
+    InNamespace inside(netns.path());
+    ASSERT_TRUE(inside.entered()) << "setns into " << netns.path();
+    server.emplace(std::vector<std::string>{"--listen", "127.0.0.1:0", "--blksize-max", "mtu", dir.path().string()});
+    peer.emplace();
+  }
+  const auto got = download(*peer, server->port(), "f", {{"blksize", "65464"}});
+  ASSERT_EQ(got.failure, "");
+  ASSERT_TRUE(got.oack);
+  EXPECT_EQ(got.oack->options, (OptionList{{"blksize", "1468"}}));  // 1500 - 20 (IPv4) - 8 (UDP) - 4 (TFTP)
+  EXPECT_EQ(got.bytes, content);
+  EXPECT_EQ(got.blocks, 4U);
+  server->signal(SIGTERM);
+  EXPECT_EQ(server->wait(), 0);
 }
 
 // ---- tftp-hpa ------------------------------------------------------------------------------------

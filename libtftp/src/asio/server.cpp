@@ -141,7 +141,11 @@ struct Server::Impl final : SessionHost {
         asio::buffer(listener->buffer), listener->from, [listener](std::error_code ec, std::size_t size) {
           if (ec == asio::error::operation_aborted || listener->owner == nullptr) return;
           if (!ec) listener->owner->on_request(*listener, std::span<const std::byte>(listener->buffer).first(size));
-          if (listener->owner != nullptr && listener->owner->receiving()) receive(listener);
+          // The socket may have been closed during on_request (single-port: the last transfer ended on this
+          // datagram); a receive on a closed socket fails at once, and re-arming it would spin forever.
+          if (listener->owner != nullptr && listener->owner->receiving() && listener->socket.is_open()) {
+            receive(listener);
+          }
         });
   }
 
