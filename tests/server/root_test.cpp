@@ -157,6 +157,42 @@ TEST_P(RootTree, UploadTargetsStayInsideAndReportExistence) {
   }
 }
 
+// Per-client roots (--unique-root): a directory beneath ROOT becomes a root of its own, confined beneath it.
+TEST_P(RootTree, SubdirectoryIsARootConfinedBeneathIt) {
+  std::filesystem::create_symlink("../f", root() / "sub" / "up");
+  const Root r = make_root();
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(r.subdirectory("missing")));
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(r.subdirectory("f")));  // a file is no client directory
+  auto found = r.subdirectory("sub");
+  ASSERT_TRUE(std::holds_alternative<Root>(found));
+  const auto& sub = std::get<Root>(found);
+  auto read_sub = [&](std::string_view name) {
+    auto result = sub.open_for_read(name);
+    if (auto* fd = std::get_if<ScopedFd>(&result)) return read_all(fd->get());
+    return "ERROR " + std::to_string(static_cast<int>(std::get<Refusal>(result).code));
+  };
+  EXPECT_EQ(read_sub("g"), "in sub");
+  EXPECT_EQ(read_sub("f"), "ERROR 1");  // ROOT's files are not the client's
+  EXPECT_EQ(read_sub("../f"), "ERROR 2");
+  EXPECT_EQ(read_sub("up"), "ERROR 2");  // a symlink leaving the client's directory, even into ROOT
+  EXPECT_TRUE(std::holds_alternative<UploadTarget>(sub.open_for_upload("new")));
+  EXPECT_TRUE(std::holds_alternative<Refusal>(sub.open_for_upload("../new")));
+}
+
+TEST_P(RootTree, SubdirectoryThatLeavesRootIsRefusedNotSkipped) {
+  const Root r = make_root();
+  for (const char* name : {"dir_out", "abs_out", "..", "../root", "a/../..", ""}) {
+    EXPECT_TRUE(std::holds_alternative<Refusal>(r.subdirectory(name))) << name;
+  }
+  // A symlink to a directory inside ROOT: followed by openat2, refused by the component walk.
+  auto linked = r.subdirectory("sub_link");
+  if (GetParam() == Resolver::openat2) {
+    EXPECT_TRUE(std::holds_alternative<Root>(linked));
+  } else {
+    EXPECT_TRUE(std::holds_alternative<Refusal>(linked));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Resolvers, RootTree, ::testing::Values(Resolver::openat2, Resolver::component_walk),
                          [](const ::testing::TestParamInfo<Resolver>& param_info) {
                            return param_info.param == Resolver::openat2 ? std::string("openat2")
