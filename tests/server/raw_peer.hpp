@@ -51,16 +51,25 @@ struct Datagram {
 
 class RawPeer {
  public:
-  explicit RawPeer(bool ipv6 = false) : ipv6_(ipv6) {
+  explicit RawPeer(bool ipv6 = false) : RawPeer(ipv6, ipv6 ? "" : "127.0.0.1") {}
+  // An IPv4 peer bound to another loopback address ("127.0.0.2"), for a server that tells clients apart by
+  // address; it still sends to 127.0.0.1.
+  explicit RawPeer(const char* local_v4) : RawPeer(false, local_v4) {}
+
+ private:
+  RawPeer(bool ipv6, const char* local_v4) : ipv6_(ipv6) {
     fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
     sockaddr_storage address = loopback(0);
+    if (!ipv6) ::inet_pton(AF_INET, local_v4, &reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), length()) != 0) {
       const int error = errno;
       ::close(fd_);
       throw std::system_error(error, std::generic_category(), "bind loopback");
     }
   }
+
+ public:
   RawPeer(const RawPeer&) = delete;
   RawPeer& operator=(const RawPeer&) = delete;
   ~RawPeer() { ::close(fd_); }

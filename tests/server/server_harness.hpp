@@ -132,6 +132,7 @@ struct Download {
   std::optional<Error> error;
   std::optional<Oack> oack;
   std::uint64_t blocks = 0;
+  std::uint16_t port = 0;  // the server port every packet came from
   std::string failure;  // what went wrong on the test side ("timeout", "unexpected ...")
 };
 
@@ -152,7 +153,7 @@ inline Download download(const RawPeer& peer, std::uint16_t server_port, const s
       result.failure = "timeout";
       return result;
     }
-    if (session == 0) session = datagram->port;
+    if (session == 0) session = result.port = datagram->port;
     if (datagram->port != session) {
       result.failure = "packet from a second port";
       return result;
