@@ -67,6 +67,53 @@ TEST_F(FileIoTest, OctetSourceReadsBlocksAtTheirOffsets) {
   EXPECT_EQ(read_block(source, 3, 8), "");
 }
 
+// Bytes 0..size-1 as a pattern that tells every offset apart within a block's reach.
+std::string pattern(std::size_t size) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 7 + i / 251) & 0xFF);
+  return s;
+}
+
+TEST_F(FileIoTest, SmallBlocksComeFromTheReadAheadExactly) {
+  // 512-byte blocks read ahead 32 at a time (16 KiB): forward, back into an older chunk (a window
+  // retransmitted), the partial last block, past the end; and 1468-byte blocks, whose chunks hold 11.
+  const std::string content = pattern(3 * 16384 + 700);
+  write("f", content);
+  FileSource source(open_read("f"), Mode::octet);
+  for (const std::uint64_t i : {0U, 1U, 31U, 32U, 33U, 5U, 63U, 64U, 95U, 96U, 97U, 2U}) {
+    const std::size_t offset = static_cast<std::size_t>(i) * 512;
+    EXPECT_EQ(read_block(source, i, 512), offset < content.size() ? content.substr(offset, 512) : "") << i;
+  }
+  FileSource odd(open_read("f"), Mode::octet);
+  for (std::uint64_t i = 0; i * 1468 <= content.size(); ++i) {
+    EXPECT_EQ(read_block(odd, i, 1468), content.substr(static_cast<std::size_t>(i) * 1468, 1468)) << i;
+  }
+  EXPECT_EQ(read_block(odd, 10, 1468), content.substr(10 * 1468, 1468));  // back across a chunk boundary
+}
+
+TEST_F(FileIoTest, SinkGathersSmallBlocksInOrderAndLargeOnesPassThrough) {
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::octet);
+  const std::string content = pattern(100 * 512 + 9000 + 3 * 512 + 17);
+  std::size_t at = 0;
+  std::uint64_t index = 0;
+  auto feed = [&](std::size_t size) {
+    EXPECT_FALSE(sink.write_block(index++, bytes(content.substr(at, size))));
+    at += size;
+  };
+  for (int i = 0; i < 100; ++i) feed(512);  // more than one 32 KiB gather
+  feed(9000);                               // a large block after gathered ones keeps the order
+  for (int i = 0; i < 3; ++i) feed(512);
+  feed(17);
+  EXPECT_EQ(sink.written(), content.size());
+  EXPECT_EQ(entries().size(), 1U);  // only the temporary file so far
+  EXPECT_FALSE(sink.finish());
+  EXPECT_EQ(read("dest"), content);
+  EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
+}
+
 TEST_F(FileIoTest, NetasciiSourceEncodesAndRereadsTheSameBytes) {
   const std::string local = "line one\nline two\r\n\n\rend\r";
   const std::string expected("line one\r\nline two\r\0\r\n\r\n\r\0end\r\0", 31);

@@ -28,6 +28,11 @@ ssize_t pread_full(int fd, std::span<std::byte> out, std::uint64_t offset) {
   return static_cast<ssize_t>(done);
 }
 
+// Blocks below this size are read ahead and written behind in chunks of these sizes.
+constexpr std::size_t small_block = 8192;
+constexpr std::size_t read_ahead_bytes = 16 * 1024;
+constexpr std::size_t write_behind_bytes = 32 * 1024;
+
 Error read_error(std::error_code ec) { return Error{ErrorCode::not_defined, "Read failed: " + ec.message()}; }
 
 // ".name.XXXXXX" with a random suffix, kept within NAME_MAX.
@@ -86,9 +91,29 @@ BlockRead FileSource::read_block(std::uint64_t index, std::span<std::byte> out) 
 }
 
 BlockRead FileSource::read_octet(std::uint64_t index, std::span<std::byte> out) {
-  const ssize_t n = pread_full(file_.get(), out, index * out.size());
-  if (n < 0) return read_error(last_error());
-  return static_cast<std::size_t>(n);
+  const std::uint64_t offset = index * out.size();
+  if (out.size() >= small_block || out.empty()) {
+    const ssize_t n = pread_full(file_.get(), out, offset);
+    if (n < 0) return read_error(last_error());
+    return static_cast<std::size_t>(n);
+  }
+  const std::size_t chunk_size = read_ahead_bytes / out.size() * out.size();  // whole blocks
+  const std::uint64_t chunk_offset = offset / chunk_size * chunk_size;
+  if (chunk_.size() != chunk_size || chunk_offset_ != chunk_offset) {
+    chunk_.resize(chunk_size);
+    chunk_bytes_ = 0;  // invalid until the read below succeeds
+    const ssize_t n = pread_full(file_.get(), chunk_, chunk_offset);
+    if (n < 0) {
+      chunk_.clear();
+      return read_error(last_error());
+    }
+    chunk_offset_ = chunk_offset;
+    chunk_bytes_ = static_cast<std::size_t>(n);
+  }
+  const std::size_t start = static_cast<std::size_t>(offset - chunk_offset);
+  const std::size_t size = start < chunk_bytes_ ? std::min(out.size(), chunk_bytes_ - start) : 0;
+  std::copy_n(chunk_.begin() + static_cast<std::ptrdiff_t>(start), size, out.begin());
+  return size;
 }
 
 BlockRead FileSource::read_netascii(std::uint64_t index, std::span<std::byte> out) {
@@ -236,6 +261,7 @@ std::optional<Error> FileSink::finish() {
     const std::size_t n = decoder_.finish(last);
     if (auto error = write(std::span(last).first(n))) return error;
   }
+  if (auto error = flush()) return error;
   if (const auto ec = file_->commit()) return io_error(ec);
   return std::nullopt;
 }
@@ -246,8 +272,28 @@ std::optional<Error> FileSink::write(std::span<const std::byte> bytes) {
     file_->discard();
     return Error{ErrorCode::disk_full, "File exceeds the upload limit"};
   }
-  if (const auto ec = file_->write(bytes)) return io_error(ec);
   written_ += bytes.size();
+  if (bytes.size() < small_block) {
+    if (pending_.capacity() == 0) pending_.reserve(write_behind_bytes);
+    if (pending_.size() + bytes.size() <= pending_.capacity()) {
+      pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+      return std::nullopt;
+    }
+  }
+  if (auto error = flush()) return error;
+  if (bytes.size() < small_block) {
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+    return std::nullopt;
+  }
+  if (const auto ec = file_->write(bytes)) return io_error(ec);
+  return std::nullopt;
+}
+
+std::optional<Error> FileSink::flush() {
+  if (pending_.empty()) return std::nullopt;
+  const auto ec = file_->write(pending_);
+  pending_.clear();
+  if (ec) return io_error(ec);
   return std::nullopt;
 }
 

@@ -48,7 +48,9 @@ class Fd {
   int fd_ = -1;
 };
 
-// Reads a file by block for a Sender. Octet reads straight into the datagram at index * block size.
+// Reads a file by block for a Sender. Octet reads straight into the datagram at index * block size; blocks
+// under 8 KiB come from a read-ahead chunk of about 16 KiB (one pread per chunk, not per block: at 512 bytes
+// a third fewer system calls per block on the server; a retransmission inside the chunk reads nothing).
 // Netascii keeps, for every block from the first unacknowledged one on, the file offset and encoder state at
 // its start; release() drops the acknowledged ones, so memory is bounded by the window.
 class FileSource final : public BlockSource {
@@ -75,6 +77,9 @@ class FileSource final : public BlockSource {
   Fd file_;
   Mode mode_;
   std::optional<std::uint64_t> tsize_;
+  std::vector<std::byte> chunk_;     // octet read-ahead; empty for large blocks
+  std::uint64_t chunk_offset_ = 0;   // file offset of chunk_'s first byte
+  std::size_t chunk_bytes_ = 0;      // bytes of chunk_ read (less at the end of the file)
   std::uint64_t first_checkpoint_ = 0;  // block index of checkpoints_.front()
   std::deque<Checkpoint> checkpoints_;  // netascii: the start of blocks first_checkpoint_, +1, ...
   std::vector<std::byte> scratch_;
@@ -122,7 +127,9 @@ class AtomicFile {
 };
 
 // Writes received blocks into an AtomicFile, decoding netascii, failing with ERROR 3 beyond `limit`
-// bytes (the server's --max-upload) or when the disk is full. finish() commits.
+// bytes (the server's --max-upload) or when the disk is full. finish() commits. Blocks under 8 KiB are
+// gathered into 32 KiB writes (a write per 512-byte block was a quarter of the client's system calls); a
+// write error then shows up to 32 KiB late, which only moves the failure a few blocks.
 class FileSink final : public BlockSink {
  public:
   FileSink(AtomicFile& file, Mode mode, std::optional<std::uint64_t> limit = std::nullopt);
@@ -136,6 +143,7 @@ class FileSink final : public BlockSink {
 
  private:
   std::optional<Error> write(std::span<const std::byte> bytes);
+  std::optional<Error> flush();
   std::optional<Error> io_error(std::error_code ec);
 
   AtomicFile* file_;
@@ -143,6 +151,7 @@ class FileSink final : public BlockSink {
   std::optional<std::uint64_t> limit_;
   netascii::Decoder decoder_;
   std::vector<std::byte> decoded_;
+  std::vector<std::byte> pending_;  // accepted bytes not yet written (reserved once, on the first small block)
   std::uint64_t written_ = 0;
   std::error_code failure_;
 };
