@@ -187,6 +187,21 @@ TEST(Netascii, UploadConvertsCrLfToNewline) {
   EXPECT_EQ(read_file(server.root() / "t"), bytes_of("x\ny\rz"));
 }
 
+TEST(Requests, ANewRequestRightAfterTheLastAckIsServed) {
+  // One client port, one download after another with no pause: the last ACK goes to the session's socket,
+  // the next RRQ to the listener, and the server must not take that RRQ for a retransmission of the
+  // transfer the ACK just ended (two sockets keep no order between them).
+  ServerHarness server(test_config());
+  write_file(server.root() / "f", bytes_of("one block"));
+  server.start();
+  RawPeer peer;
+  for (int i = 0; i < 100; ++i) {
+    const auto got = download(peer, server.port(), "f");
+    ASSERT_EQ(got.failure, "") << "download " << i;
+    ASSERT_EQ(got.bytes, bytes_of("one block")) << "download " << i;
+  }
+}
+
 TEST(Concurrency, HundredDownloadsAtOnceAreAllExact) {
   auto config = test_config();
   ServerHarness server(config);

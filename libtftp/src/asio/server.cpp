@@ -169,6 +169,13 @@ struct Server::Impl final : SessionHost {
       refuse(listener, client, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
       return;
     }
+    if (const auto found = sessions_.find(client); found != sessions_.end()) {
+      // Two sockets keep no order between them: the transfer's last ACK, sent before this request, may still
+      // be queued on the session's socket. Read it first, so that a finished download ends before this
+      // request is judged a retransmission of its own.
+      const auto session = found->second;
+      session->catch_up();
+    }
     if (const auto it = sessions_.find(client); it != sessions_.end()) {
       // A retransmitted request: its transfer is already answering it.
       if (it->second->running()) return;

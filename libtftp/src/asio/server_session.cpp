@@ -85,7 +85,11 @@ Session::Session(SharedSocket shared, SessionRequest request, SessionHost& host,
 
 void Session::size_buffers(const Negotiated& negotiated) {
   // One byte more than the largest DATA, so that an over-long one is seen as such and not cut to fit.
-  if (own_socket_) rx_.resize(std::max(header_size + negotiated.block_size + 1, control_room));
+  // Two datagrams per receive call: enough to learn that the queue is empty in lock-step; four for a
+  // window of DATA (datagram_batch.hpp).
+  if (own_socket_) {
+    rx_.emplace(negotiated.window_size > 1 ? 4 : 2, std::max(header_size + negotiated.block_size + 1, control_room));
+  }
   tx_.resize(std::max(header_size + negotiated.block_size, control_room));
   if (negotiated.window_size > 1) {
     net::size_socket_buffers(*socket_, net::window_buffer_bytes(negotiated.block_size, negotiated.window_size));
@@ -112,24 +116,42 @@ void Session::begin() {
   if (!closed_ && own_socket_) receive();
 }
 
+// Wait for the socket, then read in this handler (datagram_batch.hpp: so catch_up reads in order).
 void Session::receive() {
-  socket_->async_receive_from(asio::buffer(rx_), from_, [self = shared_from_this()](std::error_code ec, std::size_t n) {
-    self->on_receive(ec, n);
-  });
+  socket_->async_wait(asio::ip::udp::socket::wait_read,
+                      [self = shared_from_this()](std::error_code ec) { self->on_readable(ec); });
 }
 
-void Session::on_receive(std::error_code ec, std::size_t size) {
+void Session::on_readable(std::error_code ec) {
   if (closed_ || ec == asio::error::operation_aborted) return;
-  if (!ec) {
-    const auto datagram = std::span<const std::byte>(rx_).first(size);
-    if (from_ != request_.client) {
-      answer_stranger(datagram);
-    } else {
-      from_client(datagram);
-    }
-  }
-  // Other errors (an ICMP error reported late) say nothing about the transfer: keep receiving.
+  read_queued();
   if (!closed_) receive();
+}
+
+void Session::catch_up() {
+  if (!closed_ && rx_) read_queued();
+}
+
+void Session::read_queued() {
+  std::error_code ec;
+  bool error_seen = false;
+  for (;;) {
+    const std::size_t count = rx_->receive(*socket_, ec);
+    for (std::size_t i = 0; i < count && !closed_; ++i) {
+      from_ = rx_->from(i);
+      const std::span<const std::byte> datagram = rx_->datagram(i);
+      if (from_ != request_.client) {
+        answer_stranger(datagram);
+      } else {
+        from_client(datagram);
+      }
+    }
+    if (closed_) return;
+    if (count == rx_->capacity()) continue;
+    // An error (an ICMP error reported late) says nothing about the transfer; datagrams may be queued
+    // behind it, so read once more.
+    if (!ec || std::exchange(error_seen, true)) break;
+  }
 }
 
 void Session::on_datagram(std::span<const std::byte> datagram) {

@@ -22,6 +22,7 @@
 #include <asio/ip/udp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "datagram_batch.hpp"
 #include "tftp/asio/file_io.hpp"
 #include "tftp/asio/root.hpp"
 #include "tftp/asio/server_log.hpp"
@@ -79,6 +80,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // A datagram from the client, already matched by address and port (shared socket only). The bytes are
   // only read during the call.
   void on_datagram(std::span<const std::byte> datagram);
+  // Own socket: handles what the client has already sent to it, now, without waiting.
+  void catch_up();
 
   const asio::ip::udp::endpoint& client() const noexcept { return request_.client; }
   // The outcome is not final yet (a dallying Receiver is no longer running).
@@ -94,7 +97,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void size_buffers(const Negotiated& negotiated);
   void begin();
   void receive();
-  void on_receive(std::error_code ec, std::size_t size);
+  void on_readable(std::error_code ec);
+  void read_queued();
   void from_client(std::span<const std::byte> datagram);
   void on_timer(std::error_code ec);
   void answer_stranger(std::span<const std::byte> datagram);
@@ -115,7 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionRequest request_;
   SessionHost* host_;
   unsigned initial_resends_;
-  std::vector<std::byte> rx_;
+  std::optional<net::DatagramBatch> rx_;  // own socket only
   std::vector<std::byte> tx_;
   asio::ip::udp::endpoint from_;
   std::optional<TimePoint> armed_;

@@ -1,0 +1,45 @@
+#include "datagram_batch.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace tftp::net {
+
+DatagramBatch::DatagramBatch(std::size_t count, std::size_t size)
+    : size_(size), storage_(size * count), addresses_(count), vectors_(count), headers_(count) {
+  for (std::size_t i = 0; i < count; ++i) vectors_[i] = iovec{storage_.data() + i * size_, size_};
+}
+
+std::size_t DatagramBatch::receive(asio::ip::udp::socket& socket, std::error_code& ec) {
+  ec.clear();
+  for (std::size_t i = 0; i < headers_.size(); ++i) {
+    headers_[i] = mmsghdr{};
+    headers_[i].msg_hdr.msg_name = &addresses_[i];
+    headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    headers_[i].msg_hdr.msg_iov = &vectors_[i];
+    headers_[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (;;) {
+    const int n = ::recvmmsg(socket.native_handle(), headers_.data(), static_cast<unsigned>(headers_.size()),
+                             MSG_DONTWAIT, nullptr);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) ec = std::error_code(errno, std::system_category());
+    return 0;
+  }
+}
+
+std::span<std::byte> DatagramBatch::datagram(std::size_t i) noexcept {
+  return {storage_.data() + i * size_, headers_[i].msg_len};
+}
+
+asio::ip::udp::endpoint DatagramBatch::from(std::size_t i) const {
+  asio::ip::udp::endpoint endpoint;
+  const auto length = std::min<std::size_t>(headers_[i].msg_hdr.msg_namelen, endpoint.capacity());
+  std::memcpy(endpoint.data(), &addresses_[i], length);
+  endpoint.resize(length);
+  return endpoint;
+}
+
+}  // namespace tftp::net
