@@ -189,9 +189,10 @@ struct Server::Impl final : SessionHost {
     }
   }
 
-  // Single-port mode: a packet from a client address:port with a session goes to it; anyone else gets
-  // ERROR 5 from this socket, as a session socket answers a stranger. An ERROR is never answered (two
-  // servers must not bounce ERRORs), and neither is a datagram that is no TFTP packet at all.
+  // Single-port mode: a packet from a client address:port with a session goes to it; another port of an
+  // address with a transfer gets ERROR 5 from this socket, as a session socket answers a stranger. An
+  // ERROR is never answered (two servers must not bounce ERRORs), and neither is a datagram that is no
+  // TFTP packet at all.
   void demultiplex(Listener& listener, const udp::endpoint& client, std::span<const std::byte> datagram,
                    std::optional<Opcode> opcode) {
     if (const auto it = sessions_.find(client); it != sessions_.end()) {
@@ -200,6 +201,10 @@ struct Server::Impl final : SessionHost {
     }
     trace(client, datagram);
     if (!opcode || opcode == Opcode::error) return;
+    // Only a host with a transfer here is told (one that lost track of its port, e.g. behind a NAT that
+    // changed it). This port is well known: answering anyone would reflect 24 bytes for each spoofed 4-byte
+    // ACK at whatever address the spoofer names.
+    if (!running_per_client_.contains(client.address())) return;
     std::array<std::byte, 64> out{};
     const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, out);
     if (!size) return;
