@@ -42,20 +42,61 @@ def speaks(client, server, block, window, op):
     return True
 
 
-def cpu_seconds(pid):
-    """utime + stime of the process and its waited-for children (tftpd-hpa forks one per transfer)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+class Accounting:
+    """CPU time and peak memory of a server and every process and thread it starts, from a cgroup made for
+    it (v2, or v1 cpuacct + memory). /proc/PID/stat would miss tftpd-hpa's per-transfer children: it ignores
+    SIGCHLD, so they are never waited for and never added to its cutime. Without cgroups (not root), falls
+    back to that: the table then says so."""
 
+    def __init__(self, pid, name):
+        self.pid, self.dirs, self.v2 = pid, [], os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        bases = ["/sys/fs/cgroup"] if self.v2 else ["/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory"]
+        try:
+            for base in bases:
+                path = os.path.join(base, f"{name}-{os.getpid()}")
+                os.makedirs(path, exist_ok=True)
+                self.dirs.append(path)
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+        except OSError as error:
+            print(f"no cgroup for {name}: {error}", flush=True)
+            self.dirs = []
+        self.method = "cgroup" if self.dirs else "/proc (children not waited for are missed)"
+        # A moved process's pages stay charged where they were: count what it held when it moved.
+        self.rss_at_move = self._vm("VmRSS")
 
-def peak_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+    def _vm(self, field):
+        with open(f"/proc/{self.pid}/status") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith(field + ":")), 0)
+
+    def _read(self, index, name):
+        with open(os.path.join(self.dirs[index], name)) as f:
+            return f.read()
+
+    def cpu_seconds(self):
+        if not self.dirs:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+        if self.v2:
+            usage = dict(line.split() for line in self._read(0, "cpu.stat").splitlines())
+            return int(usage["usage_usec"]) / 1e6
+        return int(self._read(0, "cpuacct.usage")) / 1e9
+
+    def peak_kib(self):
+        if not self.dirs:
+            return self._vm("VmHWM")
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        return self.rss_at_move + int(self._read(-1, name)) // 1024
+
+    def close(self):
+        for path in self.dirs:
+            for _ in range(50):  # empty once the server and its last children have exited
+                try:
+                    os.rmdir(path)
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
 def timed(command, limit):
@@ -126,24 +167,27 @@ def concurrency(args, root, work, count):
         args.retries = None
         with interop.running(interop.server_command(server, args, root, "127.0.0.1", port), "127.0.0.1",
                              port) as process:
-            before = cpu_seconds(process.pid)
+            accounting = Accounting(process.pid, f"tftp-bench-{server}")
+            before = accounting.cpu_seconds()
             start = time.monotonic()
             clients = [subprocess.Popen(["tftp", "127.0.0.1", str(port), "-m", "binary", "-c", "get", "small.bin",
                                          os.path.join(work, f"c{i}")], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(count)]
             codes = [c.wait(timeout=600) for c in clients]
             wall = time.monotonic() - start
-            cpu = cpu_seconds(process.pid) - before
-            rss = peak_rss_kib(process.pid)
+            cpu = accounting.cpu_seconds() - before
+            rss = accounting.peak_kib()
+        accounting.close()
         good = sum(1 for i, code in enumerate(codes)
                    if code == 0 and os.path.getsize(os.path.join(work, f"c{i}")) == 4 * MIB)
         for i in range(count):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(work, f"c{i}"))
         blocks = good * (4 * MIB // 512 + 1)
-        rows.append((server, count, good, good * 4 * MIB / wall / 1e6, cpu, cpu / max(blocks, 1) * 1e6, rss))
+        rows.append((server, count, good, good * 4 * MIB / wall / 1e6, cpu, cpu / max(blocks, 1) * 1e6, rss,
+                     accounting.method))
         print(f"{server:>9}: {count} clients, {good} complete, {rows[-1][3]:.1f} MB/s aggregate, "
-              f"{cpu:.2f} CPU s ({rows[-1][5]:.2f} us/block), peak RSS {rss} KiB", flush=True)
+              f"{cpu:.2f} CPU s ({rows[-1][5]:.2f} us/block), peak memory {rss} KiB", flush=True)
     return rows
 
 
@@ -152,38 +196,65 @@ def udp_ceiling(args):
     return float(output.split()[1])
 
 
+THROUGHPUT = "## Throughput"
+CONCURRENCY = "## Concurrent"
+
+
+def kept_section(path, heading):
+    """The section of an earlier RESULTS.md that starts with heading, for a run that did not measure it."""
+    with contextlib.suppress(FileNotFoundError), open(path) as f:
+        text = f.read()
+        start = text.find(heading)
+        if start >= 0:
+            end = text.find("\n## ", start + 1)
+            return text[start:end if end >= 0 else len(text)].rstrip("\n").split("\n")
+    return []
+
+
 def report(args, size, results, conc, ceiling):
+    now = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     lines = [f"# Benchmark results", "",
-             f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}",
-             f"- file: {size // MIB} MiB on tmpfs, {args.rounds} interleaved rounds, medians; loopback",
-             f"- raw UDP ceiling (64 KB datagrams, one way): {ceiling / 1e9:.2f} GB/s", "",
-             "## Throughput (MB/s, median) and ratio of our pair to the best peer pair", "",
-             "| blksize/window | op | ours/ours | best peer pair | ratio | every pair (server <- client: MB/s) |",
-             "|---|---|---|---|---|---|"]
-    for block, window in CONFIGS:
-        for op in ("get", "put"):
-            cells = {}
-            for (server, client, o, b, w), runs in results.items():
-                if (o, b, w) != (op, block, window):
+             f"- raw UDP ceiling (64 KB datagrams, one way): {ceiling / 1e9:.2f} GB/s ({now})", ""]
+    if results is None:
+        lines += kept_section(args.output, THROUGHPUT) + [""]
+    else:
+        lines += [f"{THROUGHPUT} (MB/s, median) and ratio of our pair to the best peer pair", "",
+                  f"Measured {now}: a {size // MIB} MiB file on tmpfs, {args.rounds} interleaved rounds, medians; "
+                  "loopback.", "",
+                  "| blksize/window | op | ours/ours | best peer pair | ratio | every pair (server <- client: MB/s) |",
+                  "|---|---|---|---|---|---|"]
+        for block, window in CONFIGS:
+            for op in ("get", "put"):
+                cells = {}
+                for (server, client, o, b, w), runs in results.items():
+                    if (o, b, w) != (op, block, window):
+                        continue
+                    good = [r for r in runs if r is not None]
+                    cells[(server, client)] = size / statistics.median(good) / 1e6 if len(good) == len(runs) else None
+                if not cells:
                     continue
-                good = [r for r in runs if r is not None]
-                cells[(server, client)] = size / statistics.median(good) / 1e6 if len(good) == len(runs) else None
-            if not cells:
-                continue
-            ours = cells.get(("ours", "ours"))
-            peers = {k: v for k, v in cells.items() if "ours" not in k and v is not None}
-            best = max(peers.items(), key=lambda kv: kv[1]) if peers else None
-            ratio = f"{ours / best[1]:.2f}x" if ours and best else "-"
-            every = ", ".join(f"{s} <- {c}: {'fail' if v is None else f'{v:.0f}'}" for (s, c), v in sorted(cells.items()))
-            lines.append(f"| {block}/{window} | {op} | {'fail' if ours is None else f'{ours:.1f}'} | "
-                         f"{f'{best[1]:.1f} ({best[0][0]} <- {best[0][1]})' if best else '-'} | {ratio} | {every} |")
-    lines += ["", "## Concurrent 4 MiB downloads at blksize 512 (tftp-hpa client for every server)", "",
-              "| server | clients | complete | aggregate MB/s | server CPU s | CPU us/block | peak RSS KiB |",
-              "|---|---|---|---|---|---|---|"]
-    for server, count, good, mbs, cpu, per_block, rss in conc:
-        lines.append(f"| {server} | {count} | {good} | {mbs:.1f} | {cpu:.2f} | {per_block:.2f} | {rss} |")
-    lines.append("")
+                ours = cells.get(("ours", "ours"))
+                peers = {k: v for k, v in cells.items() if "ours" not in k and v is not None}
+                best = max(peers.items(), key=lambda kv: kv[1]) if peers else None
+                ratio = f"{ours / best[1]:.2f}x" if ours and best else "-"
+                every = ", ".join(f"{s} <- {c}: {'fail' if v is None else f'{v:.0f}'}"
+                                  for (s, c), v in sorted(cells.items()))
+                lines.append(f"| {block}/{window} | {op} | {'fail' if ours is None else f'{ours:.1f}'} | "
+                             f"{f'{best[1]:.1f} ({best[0][0]} <- {best[0][1]})' if best else '-'} | {ratio} | {every} |")
+        lines.append("")
+    if conc is None:
+        lines += kept_section(args.output, CONCURRENCY) + [""]
+    else:
+        methods = sorted({row[7] for row in conc})
+        lines += [f"{CONCURRENCY} 4 MiB downloads at blksize 512 (tftp-hpa client for every server)", "",
+                  f"Measured {now}. Server CPU and peak memory count every process and thread of the server "
+                  f"(measured by {', '.join(methods)}).", "",
+                  "| server | clients | complete | aggregate MB/s | server CPU s | CPU us/block | peak memory KiB |",
+                  "|---|---|---|---|---|---|---|"]
+        for server, count, good, mbs, cpu, per_block, rss, _ in conc:
+            lines.append(f"| {server} | {count} | {good} | {mbs:.1f} | {cpu:.2f} | {per_block:.2f} | {rss} |")
+        lines.append("")
     text = "\n".join(lines)
     print(text)
     with open(args.output, "w") as f:
@@ -199,6 +270,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--skip-concurrency", action="store_true")
+    parser.add_argument("--only", choices=["throughput", "concurrency"],
+                        help="measure one section; the other is kept from the existing --output file")
     parser.add_argument("--limit", type=float, default=120, help="seconds before one transfer counts as stalled")
     args = parser.parse_args()
     size = args.size_mib * MIB
@@ -215,8 +288,9 @@ def main():
         with open(os.path.join(root, "small.bin"), "wb") as f:
             f.write(os.urandom(4 * MIB))
         ceiling = udp_ceiling(args)
-        results = throughput(args, root, work, size)
-        conc = [] if args.skip_concurrency else concurrency(args, root, work, 50) + concurrency(args, root, work, 200)
+        results = None if args.only == "concurrency" else throughput(args, root, work, size)
+        conc = [] if args.skip_concurrency else None if args.only == "throughput" else \
+            concurrency(args, root, work, 50) + concurrency(args, root, work, 200)
         report(args, size, results, conc, ceiling)
 
 
