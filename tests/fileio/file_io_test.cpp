@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -112,6 +114,57 @@ TEST_F(FileIoTest, SinkGathersSmallBlocksInOrderAndLargeOnesPassThrough) {
   EXPECT_FALSE(sink.finish());
   EXPECT_EQ(read("dest"), content);
   EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
+}
+
+TEST_F(FileIoTest, HeldLargeBlocksAreWrittenAfterwardsInOrder) {
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::octet);
+  sink.hold_large_blocks(true);
+  const std::string content = pattern(3 * 9000 + 512 + 100);
+  const auto temp = (dir_ / file.temp_name()).string();
+  // Held bytes are not copied: every block is a view into content, which outlives the sink's use of it.
+  const auto slice = [&](std::size_t at, std::size_t size) { return bytes(content).subspan(at, size); };
+  EXPECT_FALSE(sink.write_block(0, slice(0, 9000)));
+  EXPECT_EQ(fs::file_size(temp), 0U);  // held: the driver writes it after sending the ACK
+  EXPECT_FALSE(sink.write_held());
+  EXPECT_EQ(fs::file_size(temp), 9000U);
+  EXPECT_FALSE(sink.write_held());  // nothing held: nothing written twice
+  EXPECT_EQ(fs::file_size(temp), 9000U);
+  // Without write_held in between, the next block writes the held one first; small ones are gathered.
+  EXPECT_FALSE(sink.write_block(1, slice(9000, 9000)));
+  EXPECT_FALSE(sink.write_block(2, slice(18000, 9000)));
+  EXPECT_EQ(fs::file_size(temp), 18000U);
+  EXPECT_FALSE(sink.write_block(3, slice(27000, 512)));
+  EXPECT_FALSE(sink.write_block(4, slice(27512, 100)));
+  EXPECT_EQ(sink.written(), content.size());
+  EXPECT_FALSE(sink.finish());
+  EXPECT_EQ(read("dest"), content);
+}
+
+TEST_F(FileIoTest, AFailedHeldWriteIsError3AndLeavesNothing) {
+  // The file size limit stands in for a full disk: the write fails with EFBIG (SIGXFSZ ignored).
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::octet);
+  sink.hold_large_blocks(true);
+  const std::string block = pattern(20000);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 10000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto accepted = sink.write_block(0, bytes(block));
+  const auto failed = sink.write_held();
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(accepted);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->code, ErrorCode::disk_full);
+  EXPECT_TRUE(entries().empty());  // the temporary file is gone
 }
 
 TEST_F(FileIoTest, NetasciiSourceEncodesAndRereadsTheSameBytes) {

@@ -249,13 +249,30 @@ FileSink::FileSink(AtomicFile& file, Mode mode, std::optional<std::uint64_t> lim
     : file_(&file), mode_(mode), limit_(limit) {}
 
 std::optional<Error> FileSink::write_block(std::uint64_t, std::span<const std::byte> bytes) {
+  if (auto error = write_held()) return error;
+  if (mode_ == Mode::octet && hold_ && bytes.size() >= small_block) {
+    if (limit_ && written_ + bytes.size() > *limit_) return write(bytes);  // refused now, as unheld
+    if (auto error = flush()) return error;
+    written_ += bytes.size();
+    held_ = bytes;
+    return std::nullopt;
+  }
   if (mode_ == Mode::octet) return write(bytes);
   decoded_.resize(netascii::max_decoded_size(bytes.size()));
   const auto progress = decoder_.decode(bytes, decoded_);
   return write(std::span(decoded_).first(progress.written));
 }
 
+std::optional<Error> FileSink::write_held() {
+  if (held_.empty()) return std::nullopt;
+  const auto ec = file_->write(held_);
+  held_ = {};
+  if (ec) return io_error(ec);
+  return std::nullopt;
+}
+
 std::optional<Error> FileSink::finish() {
+  if (auto error = write_held()) return error;
   if (mode_ == Mode::netascii) {
     std::byte last[1];
     const std::size_t n = decoder_.finish(last);

@@ -107,6 +107,9 @@ void Session::start_write(Upload upload, const ServerAnswer& answer, const Trans
   size_buffers(answer.negotiated);
   upload_.emplace(std::move(upload));
   sink_.emplace(upload_->file, upload_->mode, upload_->limit);
+  // Write-behind: a block's bytes stay in the receive buffer until after_input, which writes them once the
+  // ACK is out and before the buffer is read into again.
+  sink_->hold_large_blocks(true);
   receiver_.emplace(Receiver::serve_write(answer, *sink_, config, started_));
   begin();
 }
@@ -196,6 +199,12 @@ void Session::on_timer(std::error_code ec) {
 
 void Session::after_input() {
   flush();
+  if (sink_ && receiver_ && receiver_->outcome().running()) {
+    if (auto error = sink_->write_held()) {
+      receiver_->abort(std::move(*error));
+      flush();
+    }
+  }
   if (!done_ && !machine([](auto& m) { return m.outcome().running(); })) report();
   if (closed_) return;
   if (machine([](auto& m) { return m.is_finished(); })) {

@@ -137,6 +137,14 @@ class FileSink final : public BlockSink {
   std::optional<Error> write_block(std::uint64_t index, std::span<const std::byte> bytes) override;
   std::optional<Error> finish() override;
 
+  // Write-behind for large octet blocks (tftpd-hpa does the same): write_block only holds the block (its
+  // bytes are not copied and must stay valid until the next call on this sink), and write_held() writes it
+  // once the driver has sent the ACK, so the write overlaps the client's next DATA. The next write_block
+  // and finish() write a held block first. A failure then shows in write_held(): ERROR 3 or 0, after the
+  // ACK of that block, which only moves the failure one block.
+  void hold_large_blocks(bool on) noexcept { hold_ = on; }
+  std::optional<Error> write_held();
+
   std::uint64_t written() const noexcept { return written_; }
   // The local error behind a failure (for logs), if any.
   std::error_code failure() const noexcept { return failure_; }
@@ -152,6 +160,8 @@ class FileSink final : public BlockSink {
   netascii::Decoder decoder_;
   std::vector<std::byte> decoded_;
   std::vector<std::byte> pending_;  // accepted bytes not yet written (reserved once, on the first small block)
+  bool hold_ = false;
+  std::span<const std::byte> held_;  // a large block accepted and not yet written (hold_large_blocks)
   std::uint64_t written_ = 0;
   std::error_code failure_;
 };
