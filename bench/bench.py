@@ -84,9 +84,9 @@ class Accounting:
         return int(self._read(0, "cpuacct.usage")) / 1e9
 
     def peak_kib(self):
-        if not self.dirs:
-            return self._vm("VmHWM")
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        if not self.dirs or not os.path.exists(os.path.join(self.dirs[-1], name)):
+            return self._vm("VmHWM")  # no memory controller in that cgroup: the main process only
         return self.rss_at_move + int(self._read(-1, name)) // 1024
 
     def close(self):
