@@ -10,7 +10,8 @@
 // match what came out, the outcome never leaves a terminal state, and a machine that is not finished has a
 // deadline in the future (else a driver would wait forever). The sink sees blocks in order, full but the
 // last; the source is never asked for a released block or one past the end. At the end, with no more
-// datagrams, a few timeouts (max_retries + 2) make every machine finished with a terminal outcome.
+// datagrams, a bounded number of timeouts (max_timeouts_per_silence + 2) make every machine finished with
+// a terminal outcome.
 // Pair runs also check that what the receiver wrote is a prefix of the file, the whole file once it
 // completed, and that the sender completes only after the receiver did.
 
@@ -63,7 +64,7 @@ tftp::TransferConfig read_config(ByteReader& in) {
   c.max_timeout = c.min_timeout + Ms(in.u16() % 8000);
   c.initial_timeout = c.min_timeout + (c.max_timeout - c.min_timeout) * in.u8() / 255;
   c.max_retries = in.u8() % 8U;
-  c.dally = Ms(1 + in.u16() % 4000);
+  if (const auto dally = in.u16() % 4001; dally != 0) c.dally = Ms(dally);  // 0: the give-up time
   c.adaptive = in.flag();
   return c;
 }
@@ -279,8 +280,9 @@ class Watch {
 
 // No more datagrams: the machine must finish on its timeouts alone, and soon.
 template <class Machine>
-void run_out(Machine& machine, Watch<Machine>& watch, tftp::TimePoint& now, unsigned max_retries) {
-  for (unsigned i = 0; i < max_retries + 2 && !machine.is_finished(); ++i) {
+void run_out(Machine& machine, Watch<Machine>& watch, tftp::TimePoint& now, const tftp::TransferConfig& config) {
+  const std::uint64_t bound = tftp::max_timeouts_per_silence(config) + 2;
+  for (std::uint64_t i = 0; i < bound && !machine.is_finished(); ++i) {
     now = *machine.next_deadline();
     trace("timeout (end)", {}, now);
     machine.on_timeout(now);
@@ -413,7 +415,7 @@ void adversary(Role role, ByteReader& in) {
     Watch watch(machine, role);
     watch.drain(now);
     adversary_events(machine, watch, peer, in, now, [] { return std::uint16_t{1}; });
-    run_out(machine, watch, now, config.max_retries);
+    run_out(machine, watch, now, config);
     if (source.block_size() != 0) FUZZ_CHECK(source.block_size() == machine.negotiated().block_size);
   } else {
     CheckingSink sink(failure);
@@ -425,7 +427,7 @@ void adversary(Role role, ByteReader& in) {
     watch.drain(now);
     adversary_events(machine, watch, peer, in, now,
                      [&sink] { return static_cast<std::uint16_t>(sink.blocks() + 1); });
-    run_out(machine, watch, now, config.max_retries);
+    run_out(machine, watch, now, config);
     sink.check_end(machine);
   }
 }
@@ -526,9 +528,9 @@ void run_pair(Pair<Client, Server>& p, Link& link, tftp::TimePoint& now, MakeSer
   }
 }
 
-// Timeouts per machine: each step of progress (a block, the start, the end) takes at most 1 + max_retries.
-std::uint64_t timeout_bound(std::size_t file_size, unsigned max_retries) {
-  return (file_size / tftp::min_block_size + 4) * (max_retries + 1U);
+// Timeouts per machine: each step of progress (a block, the start, the end) takes at most one silence's worth.
+std::uint64_t timeout_bound(std::size_t file_size, const tftp::TransferConfig& config) {
+  return (file_size / tftp::min_block_size + 4) * tftp::max_timeouts_per_silence(config);
 }
 
 void check_delivery(const CheckingSink& sink, const tftp::Receiver& receiver, const Bytes& file) {
@@ -560,10 +562,10 @@ void pair_download(ByteReader& in) {
   });
   FUZZ_CHECK(client.is_finished());
   check_delivery(sink, client, file);
-  FUZZ_CHECK(client.counters().timeouts <= timeout_bound(file.size(), config.max_retries));
+  FUZZ_CHECK(client.counters().timeouts <= timeout_bound(file.size(), config));
   if (p.server) {
     if (p.server->outcome().completed()) FUZZ_CHECK(client.outcome().completed());
-    FUZZ_CHECK(p.server->counters().timeouts <= timeout_bound(file.size(), config.max_retries));
+    FUZZ_CHECK(p.server->counters().timeouts <= timeout_bound(file.size(), config));
   }
 }
 
@@ -588,14 +590,14 @@ void pair_upload(ByteReader& in) {
     return true;
   });
   FUZZ_CHECK(client.is_finished());
-  FUZZ_CHECK(client.counters().timeouts <= timeout_bound(file.size(), config.max_retries));
+  FUZZ_CHECK(client.counters().timeouts <= timeout_bound(file.size(), config));
   if (!p.server) {
     FUZZ_CHECK(!client.outcome().completed());
     return;
   }
   check_delivery(sink, *p.server, file);
   if (client.outcome().completed()) FUZZ_CHECK(p.server->outcome().completed());
-  FUZZ_CHECK(p.server->counters().timeouts <= timeout_bound(file.size(), config.max_retries));
+  FUZZ_CHECK(p.server->counters().timeouts <= timeout_bound(file.size(), config));
 }
 
 }  // namespace

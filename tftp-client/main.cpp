@@ -37,10 +37,10 @@ void add_common_options(CLI::App& command, Cli& cli) {
       ->capture_default_str();
   command.add_option("-w,--windowsize", cli.settings.window_size, "blocks per window (RFC 7440); default 1")
       ->check(CLI::Range(1, 65535));
-  command.add_option("-t,--timeout", cli.timeout_s, "retransmission timeout in seconds (0.01-255)")
+  command.add_option("-t,--timeout", cli.timeout_s, "first retransmission timeout in seconds, then measured (0.01-255)")
       ->check(CLI::Range(0.01, 255.0))
       ->capture_default_str();
-  command.add_option("-r,--retries", cli.settings.retries, "retransmissions before giving up")
+  command.add_option("-r,--retries", cli.settings.retries, "give up when the server was silent for 1 + N waits, from --timeout doubling up to 8 s")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   command.add_flag("!--no-tsize,--tsize{true}", cli.settings.tsize, "ask for (get) or announce (put) the size; on by default");
@@ -63,7 +63,8 @@ std::string footer(const Cli& cli) {
       "LOCAL defaults to REMOTE's base name on get, REMOTE to LOCAL's on put; \"-\" is stdout/stdin.\n"
       "A get goes to a temporary file renamed onto LOCAL on success only; to stdout nothing is written\n"
       "unless the whole file arrived.\n"
-      "A server that never answers: exit 3 after {:.1f} s for -t {:g} -r {} (each retry doubles the wait, up to 8 s).\n"
+      "A silent server: exit 3 after {:.1f} s of silence for -t {:g} -r {} (1 + r waits, each doubled up to 8 s);\n"
+      "measured round trips only decide how often a packet is resent inside that time.\n"
       "Exit codes: {}.",
       seconds, cli.timeout_s, settings.retries, exit_code_summary());
 }

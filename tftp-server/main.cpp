@@ -59,12 +59,12 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(form(parse_block_size_max, "8-65464 or mtu"))->capture_default_str();
   app.add_option("--windowsize-max", c.policy.max_window_size, "largest window granted (RFC 7440)")
       ->check(CLI::Range(1, 65535))->capture_default_str();
-  app.add_option("--timeout", cli.timeout_s, "retransmission timeout in seconds unless the client asks (0.01-255)")
+  app.add_option("--timeout", cli.timeout_s, "first retransmission timeout in seconds, then measured; a client's RFC 2349 timeout is used as is (0.01-255)")
       ->check(CLI::Range(0.01, 255.0))->capture_default_str();
   app.add_option("--unanswered-resends", c.initial_resends,
                  "resends of the first packet while the client has not answered at all (bounds reflection)")
       ->check(CLI::Range(0, 100))->capture_default_str();
-  app.add_option("--retries", c.retries, "retransmissions of one packet before a transfer is given up")
+  app.add_option("--retries", c.retries, "a transfer is given up when its client was silent for 1 + N waits, from --timeout doubling up to 8 s")
       ->check(CLI::Range(0, 100))->capture_default_str();
   app.add_option("--max-sessions", c.max_sessions, "transfers at once; beyond: ERROR 0 \"server busy\"")
       ->check(CLI::Range(1, 100000))->capture_default_str();
@@ -118,6 +118,8 @@ int main(int argc, char** argv) {
       "A leading slash or backslash names ROOT (\"/x\" is ROOT/x, as with tftpd-hpa -s and dnsmasq); a backslash\n"
       "is a path separator; trailing 0xFF bytes (some UEFI PXE firmware) are dropped.\n"
       "Uploads appear only when complete.\n"
+      "Patience: a silent client is waited for 1 + --retries waits, from --timeout doubling up to 8 s (31 s by\n"
+      "default); measured round trips only decide how often a packet is resent inside that time.\n"
       "SIGINT/SIGTERM: stop taking requests, let transfers finish within --grace, exit 0.");
   Cli cli;
   add_options(app, cli);

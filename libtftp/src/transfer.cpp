@@ -2,47 +2,92 @@
 #include "tftp/transfer.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "transfer_input.hpp"
 
 namespace tftp {
+
+namespace {
+
+Duration clamped_initial(const TransferConfig& config) noexcept {
+  const Duration low = std::min(config.min_timeout, config.max_timeout);
+  return std::clamp(config.initial_timeout, low, config.max_timeout);
+}
+
+// The sum of `waits` waits starting at `first`, each doubled up to `cap`.
+Duration backed_off_total(Duration first, Duration cap, std::uint64_t waits) noexcept {
+  Duration total{0};
+  for (std::uint64_t i = 0; i < waits; ++i) {
+    total += first;
+    first = std::min(first * 2, std::max(cap, first));
+  }
+  return total;
+}
+
+}  // namespace
+
+Duration give_up_time(const TransferConfig& config, std::optional<Duration> negotiated) noexcept {
+  const std::uint64_t waits = std::uint64_t{config.max_retries} + 1;
+  if (negotiated) return *negotiated * static_cast<Duration::rep>(waits);
+  return backed_off_total(clamped_initial(config), config.max_timeout, waits);
+}
+
+std::uint64_t max_timeouts_per_silence(const TransferConfig& config) noexcept {
+  // A negotiated timeout gives max_retries + 1; a measured one at worst starts at min_timeout.
+  const Duration patience = give_up_time(config);
+  const Duration cap = config.max_timeout;
+  Duration wait = std::max(std::min(config.min_timeout, cap), Duration{1});
+  Duration elapsed{0};
+  std::uint64_t timeouts = 0;
+  while (elapsed < patience) {
+    elapsed += wait;
+    wait = std::min(wait * 2, std::max(cap, wait));
+    ++timeouts;
+  }
+  return std::max<std::uint64_t>(timeouts, std::uint64_t{config.max_retries} + 1);
+}
+
 namespace detail {
 
-RetransmitTimer::RetransmitTimer(const TransferConfig& config)
-    : min_(std::min(config.min_timeout, config.max_timeout)),
+RetransmitTimer::RetransmitTimer(const TransferConfig& config, TimePoint now)
+    : config_(config),
+      min_(std::min(config.min_timeout, config.max_timeout)),
       max_(config.max_timeout),
-      max_retries_(config.max_retries),
-      adaptive_(config.adaptive),
-      initial_(std::clamp(config.initial_timeout, min_, max_)),
-      rto_(initial_) {}
+      initial_(clamped_initial(config)),
+      rto_(initial_),
+      patience_(tftp::give_up_time(config)),
+      quiet_since_(now) {}
 
 void RetransmitTimer::fix(Duration timeout) {
   fixed_ = true;
   rto_ = timeout;
+  patience_ = tftp::give_up_time(config_, timeout);
   sample_start_.reset();
 }
 
-bool RetransmitTimer::take_retry() noexcept {
-  if (retries_ >= max_retries_) return false;
+bool RetransmitTimer::take_retry(TimePoint now) noexcept {
+  if (now >= quiet_since_ + patience_) return false;
   ++retries_;
   sample_start_.reset();  // Karn: the answer could now belong to either transmission
   if (!fixed_) rto_ = std::min(rto_ * 2, max_);
   return true;
 }
 
-void RetransmitTimer::progress() noexcept {
+void RetransmitTimer::progress(TimePoint now) noexcept {
+  quiet_since_ = now;
   retries_ = 0;
   // Without measurements nothing would ever undo the backoff; with them the next sample does (Karn).
-  if (!fixed_ && !adaptive_) rto_ = initial_;
+  if (!fixed_ && !config_.adaptive) rto_ = initial_;
 }
 
 void RetransmitTimer::finish_sample(TimePoint now) noexcept {
   if (!sample_start_) return;
   const Duration rtt = now - *sample_start_;
   sample_start_.reset();
-  if (adaptive_ && !fixed_) add_sample(rtt);
+  if (config_.adaptive && !fixed_) add_sample(rtt);
 }
 
 // RFC 6298 section 2, with min_timeout in place of the clock granularity and the 1 s floor.

@@ -10,7 +10,7 @@ using detail::InputKind;
 using detail::TransferInput;
 
 Receiver::Receiver(BlockSink& sink, const TransferConfig& config, TimePoint now)
-    : state_(State::receiving), sink_(&sink), config_(config), timer_(config), now_(now) {}
+    : state_(State::receiving), sink_(&sink), config_(config), timer_(config, now), now_(now) {}
 
 Receiver Receiver::serve_write(const ServerAnswer& answer, BlockSink& sink, const TransferConfig& config,
                                TimePoint now) {
@@ -121,7 +121,7 @@ void Receiver::step(const TransferInput& input) {
             // The final ACK was lost; the sender is still retrying, so stay for as long again.
             ++counters_.duplicates;
             queue_ack(true);
-            timer_.arm_at(now_ + config_.dally);
+            timer_.arm_at(now_ + dally());
           }
           return;
         case InputKind::timeout:
@@ -150,7 +150,7 @@ void Receiver::start_receiving(bool send_ack0) {
   state_ = State::receiving;
   next_ = 0;
   since_ack_ = 0;
-  timer_.progress();
+  timer_.progress(now_);
   timer_.arm(now_);
   if (send_ack0) queue_ack(false);
 }
@@ -189,7 +189,7 @@ void Receiver::deliver(std::span<const std::byte> payload) {
   ++counters_.blocks;
   counters_.bytes += payload.size();
   gap_acked_ = false;
-  timer_.progress();
+  timer_.progress(now_);
   timer_.finish_sample(now_);
   if (payload.size() < negotiated_.block_size) {
     if (auto error = sink_->finish()) {
@@ -199,7 +199,7 @@ void Receiver::deliver(std::span<const std::byte> payload) {
     queue_ack(false);
     state_ = State::dallying;
     outcome_.status = TransferStatus::completed;
-    timer_.arm_at(now_ + config_.dally);
+    timer_.arm_at(now_ + dally());
     return;
   }
   timer_.arm(now_);
@@ -208,7 +208,7 @@ void Receiver::deliver(std::span<const std::byte> payload) {
 
 bool Receiver::retry() {
   ++counters_.timeouts;
-  if (!timer_.take_retry()) {
+  if (!timer_.take_retry(now_)) {
     fail(errc::timed_out, std::nullopt);  // the peer is gone or unreachable: nobody to tell
     return false;
   }

@@ -11,7 +11,7 @@ using detail::InputKind;
 using detail::TransferInput;
 
 Sender::Sender(BlockSource& source, const TransferConfig& config, TimePoint now)
-    : state_(State::sending), source_(&source), config_(config), timer_(config), now_(now) {}
+    : state_(State::sending), source_(&source), config_(config), timer_(config, now), now_(now) {}
 
 Sender Sender::serve_read(const ServerAnswer& answer, BlockSource& source, const TransferConfig& config,
                           TimePoint now) {
@@ -129,7 +129,7 @@ void Sender::end_on(const TransferInput& input) {
 void Sender::start_data() {
   state_ = State::sending;
   base_ = next_ = sent_end_ = 0;
-  timer_.progress();
+  timer_.progress(now_);
   timer_.arm(now_);
 }
 
@@ -142,7 +142,7 @@ void Sender::handle_ack(std::uint16_t block) {
   const std::uint64_t acked = base_ + delta;
   base_ = acked + 1;
   source_->release(base_);
-  timer_.progress();
+  timer_.progress(now_);
   if (sampled_ && *sampled_ <= acked) {
     timer_.finish_sample(now_);
     sampled_.reset();
@@ -160,7 +160,7 @@ void Sender::handle_ack(std::uint16_t block) {
 
 bool Sender::retry() {
   ++counters_.timeouts;
-  if (!timer_.take_retry()) {
+  if (!timer_.take_retry(now_)) {
     fail(errc::timed_out, std::nullopt);  // nothing sent: the peer is gone or unreachable (as tftp-hpa)
     return false;
   }

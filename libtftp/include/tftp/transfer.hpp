@@ -33,24 +33,44 @@ using Duration = std::chrono::nanoseconds;
 // with errc::buffer_too_small.
 inline constexpr std::size_t transmit_buffer_size = max_packet_size;
 
+// Patience: how long a transfer waits for a silent peer and how often it retransmits meanwhile are two
+// different clocks.
+// - The give-up time (give_up_time()) is what initial_timeout and max_retries describe without any
+//   measurement: 1 + max_retries waits, the first initial_timeout long, each doubled up to max_timeout
+//   (1+2+4+8+8+8 = 31 s by default). A transfer fails with errc::timed_out only when the peer has been
+//   silent for that long: nothing arrived that moves the transfer on (a new ACK or DATA, the OACK's answer).
+//   A timeout negotiated with the RFC 2349 option is used as is: (max_retries + 1) x that timeout.
+// - The retransmission timeout is measured (RFC 6298, Karn's rule) between min_timeout and max_timeout
+//   and doubled per retry up to max_timeout; it only decides how often the unanswered packet goes out
+//   again inside the give-up time, never how long the peer is waited for.
+// - A Receiver dallies after its final ACK for the give-up time (unless dally says otherwise), so a
+//   sender as patient as it is, that lost every final ACK, is still answered.
 struct TransferConfig {
-  // Retransmission timeout before any round trip was measured (RFC 6298 suggests 1 s).
+  // Retransmission timeout before any round trip was measured (RFC 6298 suggests 1 s); also the first
+  // wait of the give-up schedule.
   Duration initial_timeout = std::chrono::seconds(1);
   // Bounds of the adaptive timeout; max_timeout also caps the exponential backoff.
   Duration min_timeout = std::chrono::milliseconds(50);
   Duration max_timeout = std::chrono::seconds(8);
-  // Retransmissions of one packet before giving up: a packet goes out at most 1 + max_retries times, and
-  // the timeout after the last one fails the transfer with errc::timed_out. Progress resets the count.
+  // The number of retries the give-up time is made of (see above). Not a count of datagrams: a measured
+  // timeout shorter than initial_timeout resends more often within the same time (max_timeouts_per_silence
+  // bounds how often).
   unsigned max_retries = 5;
   // How long a Receiver lingers after its final ACK to re-ACK a retransmitted final DATA (RFC 1350 section 6);
-  // each such DATA starts the wait again. A sender whose backoff outgrows it after several lost final ACKs
-  // times out although the file arrived whole, so it is twice the longest timeout. A client may stop
-  // waiting earlier: its outcome is already completed while it dallies.
-  Duration dally = std::chrono::seconds(16);
+  // each such DATA starts the wait again. Unset: the give-up time. A client may stop waiting earlier: its
+  // outcome is already completed while it dallies.
+  std::optional<Duration> dally;
   // Measure round trips (RFC 6298 SRTT/RTTVAR, Karn's rule). Off: initial_timeout with backoff.
   // A timeout negotiated with the "timeout" option (RFC 2349) is always used as is: no measurement, no backoff.
   bool adaptive = true;
 };
+
+// How long a peer may stay silent before the transfer fails (see TransferConfig); with `negotiated`, the
+// RFC 2349 timeout in force: (max_retries + 1) x negotiated.
+Duration give_up_time(const TransferConfig& config, std::optional<Duration> negotiated = std::nullopt) noexcept;
+// The most timeouts (retransmissions plus the final one) one silence can cost, whatever was measured or
+// negotiated: the retransmission timeout starts at min_timeout at worst and doubles up to max_timeout.
+std::uint64_t max_timeouts_per_silence(const TransferConfig& config) noexcept;
 
 // ---- Block data ----------------------------------------------------------------------------------
 
@@ -146,24 +166,30 @@ namespace detail {
 
 struct TransferInput;
 
-// Retransmission timeout (RFC 6298 with Karn's rule), exponential backoff and the retry count.
+// Retransmission timeout (RFC 6298 with Karn's rule) with exponential backoff, inside the give-up time
+// (TransferConfig): the deadline is never later than the moment the peer has been silent for that long.
 class RetransmitTimer {
  public:
-  explicit RetransmitTimer(const TransferConfig& config);
+  RetransmitTimer(const TransferConfig& config, TimePoint now);
 
-  void fix(Duration timeout);  // a negotiated timeout: no measurement, no backoff from now on
+  // A negotiated timeout: no measurement, no backoff from now on; the give-up time becomes
+  // (max_retries + 1) x timeout.
+  void fix(Duration timeout);
   Duration timeout() const noexcept { return rto_; }
+  Duration give_up_time() const noexcept { return patience_; }
 
-  void arm(TimePoint now) noexcept { deadline_ = now + rto_; }
-  void arm_at(TimePoint at) noexcept { deadline_ = at; }
+  void arm(TimePoint now) noexcept { deadline_ = std::min(now + rto_, quiet_since_ + patience_); }
+  void arm_at(TimePoint at) noexcept { deadline_ = at; }  // beyond the give-up time: the dally
   void disarm() noexcept { deadline_.reset(); }
   std::optional<TimePoint> deadline() const noexcept { return deadline_; }
   bool expired(TimePoint now) const noexcept { return deadline_ && now >= *deadline_; }
 
-  // A timeout: false when the retry limit is reached; otherwise counts a retry and backs off.
-  bool take_retry() noexcept;
-  void progress() noexcept;
-  unsigned retries() const noexcept { return retries_; }
+  // A timeout: false once the peer has been silent for the give-up time; otherwise counts a retry and
+  // backs off.
+  bool take_retry(TimePoint now) noexcept;
+  // The peer moved the transfer on: the silence starts again from now.
+  void progress(TimePoint now) noexcept;
+  unsigned retries() const noexcept { return retries_; }  // since the last progress
 
   // Round-trip measurement of one packet at a time. Only a packet sent once may be timed (Karn's rule).
   void start_sample(TimePoint sent) noexcept {
@@ -176,13 +202,14 @@ class RetransmitTimer {
  private:
   void add_sample(Duration rtt) noexcept;
 
+  TransferConfig config_;
   Duration min_;
   Duration max_;
-  unsigned max_retries_;
-  bool adaptive_;
   bool fixed_ = false;
   Duration initial_;
   Duration rto_;
+  Duration patience_;
+  TimePoint quiet_since_;
   std::optional<Duration> srtt_;
   Duration rttvar_{};
   std::optional<TimePoint> sample_start_;
@@ -202,8 +229,9 @@ class RetransmitTimer {
 //
 // With windowsize N it sends up to N blocks past the last acknowledged one, then waits. An ACK inside the
 // window moves the window there and sends from the block after it; an ACK of an older block is a duplicate and
-// ignored (the Sorcerer's Apprentice fix). A timeout resends from the first unacknowledged block. On the last
-// timeout it gives up silently (errc::timed_out): the peer is unreachable or gone, as tftp-hpa does.
+// ignored (the Sorcerer's Apprentice fix). A timeout resends from the first unacknowledged block. Once the peer has
+// been silent for the give-up time it gives up silently (errc::timed_out): the peer is unreachable or gone,
+// as tftp-hpa does.
 class Sender {
  public:
   // Server side of an RRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
@@ -227,6 +255,7 @@ class Sender {
   const Negotiated& negotiated() const noexcept { return negotiated_; }
   const TransferCounters& counters() const noexcept { return counters_; }
   Duration current_timeout() const noexcept { return timer_.timeout(); }
+  Duration give_up_time() const noexcept { return timer_.give_up_time(); }
 
  private:
   enum class State { requesting, oack_sent, sending, completed, failed };
@@ -277,8 +306,8 @@ class Sender {
 //
 // It ACKs the last block of each window, and at once the last in-order block when a later block shows a gap.
 // A duplicate of the last acknowledged block is re-ACKed and not written again. A timeout re-sends the last
-// ACK. After the final ACK the outcome is completed but the machine dallies (config.dally) to re-ACK a
-// retransmitted final DATA; is_finished() turns true when the dally ends.
+// ACK. After the final ACK the outcome is completed but the machine dallies (config.dally, by default the
+// give-up time) to re-ACK a retransmitted final DATA; is_finished() turns true when the dally ends.
 class Receiver {
  public:
   // Server side of a WRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
@@ -301,6 +330,7 @@ class Receiver {
   const Outcome& outcome() const noexcept { return outcome_; }
   bool is_finished() const noexcept;  // false while dallying
   bool is_dallying() const noexcept { return state_ == State::dallying; }
+  Duration give_up_time() const noexcept { return timer_.give_up_time(); }
   const Negotiated& negotiated() const noexcept { return negotiated_; }
   const TransferCounters& counters() const noexcept { return counters_; }
   Duration current_timeout() const noexcept { return timer_.timeout(); }
@@ -316,6 +346,7 @@ class Receiver {
   void deliver(std::span<const std::byte> payload);
   bool retry();
   void queue_ack(bool resend) noexcept;
+  Duration dally() const noexcept { return config_.dally.value_or(timer_.give_up_time()); }
   void fail(errc why, std::optional<Error> send);
   void fail_by_peer(const Error& error);
   std::optional<std::size_t> transmit_control(std::span<std::byte> out);

@@ -133,13 +133,7 @@ void report_done(const Hooks& hooks, const Outcome& outcome, std::optional<std::
 }  // namespace
 
 std::chrono::milliseconds give_up_after(const Settings& settings) {
-  milliseconds total{0};
-  milliseconds timeout = settings.timeout;
-  for (unsigned attempt = 0; attempt <= settings.retries; ++attempt) {
-    total += timeout;
-    timeout = std::min(timeout * 2, longest_timeout(settings));
-  }
-  return total;
+  return std::chrono::duration_cast<milliseconds>(give_up_time(config_for(settings)));
 }
 
 Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) {

@@ -34,11 +34,7 @@ TransferConfig transfer_config(const ServerConfig& config) {
   transfer.max_timeout = std::max<Duration>(transfer.max_timeout, config.timeout);
   transfer.max_retries = config.retries;
   transfer.adaptive = config.adaptive_timeout;
-  // After an upload's final ACK, stay for as long as a client with the same retry budget may resend its final
-  // DATA (each lost final ACK costs it one backed-off timeout); capped, since the session holds a socket.
-  const Duration client_budget = transfer.max_timeout * (config.retries + 1);
-  transfer.dally = std::clamp<Duration>(client_budget, transfer.dally, std::chrono::seconds(120));
-  return transfer;
+  return transfer;  // an upload dallies for the give-up time: a client as patient as we are is answered
 }
 
 Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
