@@ -36,6 +36,7 @@ struct Cli {
   std::string unique_root;
   std::string umask = "022";
   std::string log_format = "text";
+  std::vector<std::string> refuse;
   double timeout_s = 1.0;
   double grace_s = 3.0;
   bool verbose = false;
@@ -59,6 +60,10 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(form(parse_block_size_max, "8-65464 or mtu"))->capture_default_str();
   app.add_option("--windowsize-max", c.policy.max_window_size, "largest window granted (RFC 7440)")
       ->check(CLI::Range(1, 65535))->capture_default_str();
+  app.add_option("--refuse", cli.refuse,
+                 "never grant this option, repeatable: blksize, tsize, timeout, windowsize (tftpd-hpa -r)")
+      ->check(CLI::IsMember({"blksize", "tsize", "timeout", "windowsize"}, CLI::ignore_case))
+      ->allow_extra_args(false);
   app.add_option("--timeout", cli.timeout_s, "first retransmission timeout in seconds, then measured; a client's RFC 2349 timeout is used as is (0.01-255)")
       ->check(CLI::Range(0.01, 255.0))->capture_default_str();
   app.add_option("--unanswered-resends", c.initial_resends,
@@ -101,6 +106,7 @@ ServerConfig finish(Cli& cli) {
   if (!block_size_max.from_mtu) config.policy.max_block_size = block_size_max.value;
   if (!cli.unique_root.empty()) config.unique_root = *parse_unique_root(cli.unique_root);
   config.umask = *parse_umask(cli.umask);
+  for (const auto& option : cli.refuse) refuse_option(config.policy.refused, option);
   config.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
   config.grace = std::chrono::milliseconds(std::lround(cli.grace_s * 1000));
   config.verbosity = cli.verbose ? Verbosity::verbose : cli.quiet ? Verbosity::quiet : Verbosity::normal;

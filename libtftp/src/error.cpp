@@ -45,6 +45,7 @@ class Category final : public std::error_category {
       case errc::malformed_packet: return "malformed packet";
       case errc::local_io_error: return "local I/O error";
       case errc::aborted: return "aborted";
+      case errc::options_declined: return "client declined options";
     }
     return "unknown tftp error";
   }

@@ -18,6 +18,17 @@ Known classify(std::string_view name) noexcept {
   return Known::other;
 }
 
+bool is_refused(const RefusedOptions& refused, Known kind) noexcept {
+  switch (kind) {
+    case Known::blksize: return refused.blksize;
+    case Known::timeout: return refused.timeout;
+    case Known::tsize: return refused.tsize;
+    case Known::windowsize: return refused.windowsize;
+    case Known::other: return false;
+  }
+  return false;
+}
+
 template <class T>
 T clamp_to(std::uint64_t value, T low, T high) noexcept {
   return static_cast<T>(std::clamp<std::uint64_t>(value, low, high));
@@ -84,6 +95,17 @@ Result<Negotiated> check_oack(const OptionList& requested, const OptionList& oac
   return negotiated;
 }
 
+bool refuse_option(RefusedOptions& refused, std::string_view name) noexcept {
+  switch (classify(name)) {
+    case Known::blksize: refused.blksize = true; return true;
+    case Known::timeout: refused.timeout = true; return true;
+    case Known::tsize: refused.tsize = true; return true;
+    case Known::windowsize: refused.windowsize = true; return true;
+    case Known::other: return false;
+  }
+  return false;
+}
+
 ServerAnswer negotiate(const ServerPolicy& policy, const OptionList& requested, Direction direction,
                        std::optional<std::uint64_t> file_size) {
   const auto block_cap = clamp_to(policy.max_block_size, min_block_size, max_block_size);
@@ -95,7 +117,9 @@ ServerAnswer negotiate(const ServerPolicy& policy, const OptionList& requested, 
   for (const Option& option : requested) {
     const auto value = value_of(option);
     if (!value) continue;  // unknown options with free-form values, or garbage: ignored
-    switch (classify(option.name)) {
+    const Known kind = classify(option.name);
+    if (is_refused(policy.refused, kind)) continue;
+    switch (kind) {
       case Known::blksize:
         if (*value < min_block_size) break;
         answer.negotiated.block_size = clamp_to(*value, min_block_size, block_cap);

@@ -233,7 +233,9 @@ void Receiver::fail(errc why, std::optional<Error> send) {
 }
 
 void Receiver::fail_by_peer(const Error& error) {
-  fail(errc::peer_error, std::nullopt);
+  // ERROR 8 in answer to our OACK: the client declined the options (EDK II does so to learn the size).
+  const bool declined = state_ == State::oack_sent && error.code == ErrorCode::option_refused;
+  fail(declined ? errc::options_declined : errc::peer_error, std::nullopt);
   outcome_.received = error;
 }
 

@@ -207,6 +207,36 @@ TEST_F(SenderFixture, WindowSendsNBlocksAndGoesBackOnAGapAck) {
   EXPECT_TRUE(drain(sender).empty());
 }
 
+// UEFI (EDK II) learns the size with RRQ + tsize, reads the OACK and answers ERROR 8: an outcome of its own,
+// not a peer error, and nothing is sent back.
+TEST_F(SenderFixture, Error8AfterTheOackIsDeclinedOptions) {
+  auto sender = Sender::serve_read(negotiate({}, {{"tsize", "0"}, {"blksize", "1468"}}, Direction::read, file.size()),
+                                   source, config, t0);
+  EXPECT_EQ(drain(sender), std::vector<std::string>{std::string("\0\6tsize\0" "1000\0blksize\0" "1468\0", 26)});
+  feed(sender, error(8, "User aborted the transfer"), t0 + 1ms);
+  EXPECT_TRUE(drain(sender).empty());
+  EXPECT_EQ(sender.outcome().error, errc::options_declined);
+  ASSERT_TRUE(sender.outcome().received);
+  EXPECT_EQ(sender.outcome().received->code, ErrorCode::option_refused);
+  EXPECT_TRUE(sender.is_finished());
+  // ERROR 8 once data flows is an ordinary peer error.
+  auto flowing = plain();
+  drain(flowing);
+  feed(flowing, error(8, "late"), t0 + 1ms);
+  EXPECT_EQ(flowing.outcome().error, errc::peer_error);
+}
+
+TEST(ReceiverAsServer, Error8AfterTheOackIsDeclinedOptions) {
+  MemorySink sink;
+  auto receiver = Receiver::serve_write(negotiate({}, {{"blksize", "1024"}}, Direction::write, std::nullopt), sink,
+                                        TransferConfig{}, t0);
+  EXPECT_EQ(drain(receiver), std::vector<std::string>{std::string("\0\6blksize\0" "1024\0", 15)});
+  feed(receiver, error(8, "no"), t0 + 1ms);
+  EXPECT_TRUE(drain(receiver).empty());
+  EXPECT_EQ(receiver.outcome().error, errc::options_declined);
+  EXPECT_TRUE(receiver.is_finished());
+}
+
 // ---- Receiver as a client (RRQ) -----------------------------------------------------------------
 
 struct ReceiverFixture : ::testing::Test {

@@ -57,6 +57,29 @@ TEST(OackCheck, RefusesViolations) {
   EXPECT_TRUE(check_oack(requested, opts({{"blksize", "1428"}, {"windowsize", "8"}, {"timeout", "3"}})));
 }
 
+// --refuse (tftpd-hpa -r): a refused option is left out of the OACK as if unknown; the others keep their
+// place and spelling.
+TEST(ServerPolicy, RefusedOptionsAreLeftOutAsIfUnknown) {
+  const auto asked = opts({{"blksize", "1428"}, {"tsize", "0"}, {"windowsize", "8"}, {"timeout", "3"}});
+  ServerPolicy policy;
+  EXPECT_TRUE(refuse_option(policy.refused, "TSIZE"));
+  EXPECT_FALSE(refuse_option(policy.refused, "multicast"));
+  auto answer = serve_read(asked, 1000, policy);
+  EXPECT_EQ(answer.oack, opts({{"blksize", "1428"}, {"windowsize", "8"}, {"timeout", "3"}}));
+  EXPECT_EQ(answer.negotiated.tsize, std::nullopt);
+  EXPECT_TRUE(refuse_option(policy.refused, "blksize"));
+  EXPECT_TRUE(refuse_option(policy.refused, "windowsize"));
+  EXPECT_TRUE(refuse_option(policy.refused, "timeout"));
+  answer = serve_read(asked, 1000, policy);
+  EXPECT_TRUE(answer.oack.empty());  // nothing left: RFC 1350 start, DATA 1 at once
+  EXPECT_EQ(answer.negotiated, Negotiated{});
+  // A refused tsize on a WRQ is not checked against the upload limit either (the sink still is).
+  policy.max_upload = 10;
+  const auto write = negotiate(policy, opts({{"tsize", "5000"}}), Direction::write, std::nullopt);
+  EXPECT_FALSE(write.refusal);
+  EXPECT_TRUE(write.oack.empty());
+}
+
 TEST(ServerPolicy, BlksizeEdges) {
   struct Case {
     const char* asked;

@@ -41,12 +41,13 @@ enum class errc {
   option_not_requested,    // the OACK holds an option the client did not ask for
   option_out_of_range,     // an OACK value outside what was requested or the RFC range
   // Transfers.
-  timed_out,               // the retry limit was reached without an answer
+  timed_out,               // the peer was silent for the give-up time
   peer_error,              // the peer sent an ERROR packet
   protocol_violation,      // the peer sent a packet that is valid but wrong here (sent ERROR 4)
   malformed_packet,        // the peer sent bytes that do not parse (sent ERROR 4)
   local_io_error,          // the block source or sink failed
   aborted,                 // the local side ended the transfer
+  options_declined,        // the client answered the server's OACK with ERROR 8 (a UEFI size probe does)
 };
 
 const std::error_category& tftp_category() noexcept;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "tftp/packet.hpp"
 #include "tftp/result.hpp"
@@ -53,12 +54,26 @@ Result<Negotiated> check_oack(const OptionList& requested, const OptionList& oac
 
 // ---- Server side -------------------------------------------------------------------------------
 
+// Options a server never grants, as if it did not know them (tftpd-hpa -r, atftpd --no-blksize): for
+// clients that ask for an option and then break on the answer.
+struct RefusedOptions {
+  bool blksize = false;
+  bool timeout = false;
+  bool tsize = false;
+  bool windowsize = false;
+  friend bool operator==(const RefusedOptions&, const RefusedOptions&) = default;
+};
+
+// Sets the flag for "blksize", "timeout", "tsize" or "windowsize" (any case); false for another name.
+bool refuse_option(RefusedOptions& refused, std::string_view name) noexcept;
+
 struct ServerPolicy {
   std::uint16_t max_block_size = tftp::max_block_size;
   std::uint16_t max_window_size = 64;
   std::uint8_t min_timeout_s = tftp::min_timeout_s;
   std::uint8_t max_timeout_s = tftp::max_timeout_s;
   std::optional<std::uint64_t> max_upload;  // WRQ: a tsize above this is refused with ERROR 3
+  RefusedOptions refused;
 };
 
 // What the server does with a request's options.
@@ -77,7 +92,7 @@ enum class Direction { read, write };
 //  - windowsize 0 is ignored, above the policy maximum it is lowered (RFC 7440);
 //  - tsize on RRQ is answered with file_size (ignored when file_size is unknown, e.g. netascii);
 //    on WRQ it is echoed, and a value above policy.max_upload is refused with ERROR 3 before any data.
-// Unknown options are ignored.
+// Unknown options, and those in policy.refused, are ignored.
 ServerAnswer negotiate(const ServerPolicy& policy, const OptionList& requested, Direction direction,
                        std::optional<std::uint64_t> file_size);
 

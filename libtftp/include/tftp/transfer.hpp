@@ -140,9 +140,11 @@ struct Outcome {
   TransferStatus status = TransferStatus::running;
   // Why it failed: timed_out, peer_error, protocol_violation, malformed_packet, option_not_requested /
   // option_out_of_range (the OACK was refused with ERROR 8), local_io_error, aborted, buffer_too_small,
-  // or an encode error of the request. errc{} unless failed.
+  // options_declined (a server's OACK answered with ERROR 8), or an encode error of the request. errc{}
+  // unless failed.
   errc error{};
-  std::optional<Error> received;  // errc::peer_error: the ERROR the peer sent (code kept even outside 0-8)
+  // errc::peer_error, errc::options_declined: the ERROR the peer sent (code kept even outside 0-8)
+  std::optional<Error> received;
   std::optional<Error> sent;      // the ERROR this machine sent (or has queued) to the peer, if any
 
   bool running() const noexcept { return status == TransferStatus::running; }

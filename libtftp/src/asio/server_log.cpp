@@ -60,7 +60,7 @@ std::string escape_string(std::string_view text) {
 LogEvent transfer_event(const TransferRecord& record) {
   const double seconds = std::chrono::duration<double>(record.elapsed).count();
   const double rate = seconds > 0 ? static_cast<double>(record.bytes) / seconds : 0.0;
-  LogEvent event{record.ok ? LogLevel::info : LogLevel::warning, "transfer", {}};
+  LogEvent event{record.ok || record.declined ? LogLevel::info : LogLevel::warning, "transfer", {}};
   event.add("client", record.client)
       .add("file", record.file)
       .add("direction", record.direction == Direction::read ? "read" : "write")

@@ -55,6 +55,7 @@ std::string describe_datagram(std::span<const std::byte> datagram) {
 
 std::string describe_outcome(const Outcome& outcome) {
   if (outcome.completed()) return "ok";
+  if (outcome.error == errc::options_declined) return make_error_code(outcome.error).message();
   if (outcome.received) {
     return fmt::format("client sent ERROR {}: {}", static_cast<unsigned>(outcome.received->code),
                        outcome.received->message);
@@ -251,6 +252,7 @@ void Session::report(std::string result_override) {
     record.block_size = m.negotiated().block_size;
     record.window_size = m.negotiated().window_size;
     record.ok = m.outcome().completed() && !overridden;
+    record.declined = m.outcome().error == errc::options_declined;
     record.result = overridden ? std::move(result_override) : describe_outcome(m.outcome());
   });
   // A failed upload leaves nothing, and that is so by the time its log line says it failed.

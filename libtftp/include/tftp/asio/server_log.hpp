@@ -53,6 +53,9 @@ struct TransferRecord {
   std::uint16_t window_size = 1;
   std::string result;  // "ok" or why it failed
   bool ok = false;
+  // The client answered the OACK with ERROR 8 ("client declined options"): a UEFI size probe does so on
+  // every boot, so it is logged at info, not as a warning.
+  bool declined = false;
 };
 
 LogEvent transfer_event(const TransferRecord& record);
