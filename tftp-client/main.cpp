@@ -35,7 +35,7 @@ void add_common_options(CLI::App& command, Cli& cli) {
   command.add_option("-b,--blksize", cli.settings.block_size, "block size to ask for (8-65464, default 1428); the server may refuse, then 512")
       ->check(CLI::Range(8, 65464))
       ->capture_default_str();
-  command.add_option("-w,--windowsize", cli.settings.window_size, "blocks per window (RFC 7440); default 1")
+  command.add_option("-w,--windowsize", cli.settings.window_size, "blocks per window to ask for (RFC 7440; default 8; 1: lock-step); a server may grant fewer")
       ->check(CLI::Range(1, 65535));
   command.add_option("-t,--timeout", cli.timeout_s, "first retransmission timeout in seconds, then measured (0.01-255)")
       ->check(CLI::Range(0.01, 255.0))

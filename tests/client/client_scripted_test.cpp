@@ -62,7 +62,7 @@ Bytes error_bytes(std::uint16_t code, std::string_view message, bool with_nul) {
 
 // ---- The request -------------------------------------------------------------------------------
 
-TEST(ClientScripted, RrqAsksForBlksizeAndTsizeByDefault) {
+TEST(ClientScripted, RrqAsksForBlksizeTsizeAndWindowsizeByDefault) {
   TempDir dir;
   ScriptedServer server([](ScriptedServer& s) {
     const auto rrq = s.expect(0);
@@ -72,7 +72,7 @@ TEST(ClientScripted, RrqAsksForBlksizeAndTsizeByDefault) {
   const auto record = server.finish();
   ASSERT_FALSE(record.empty());
   EXPECT_EQ(parsed(record.front()),
-            Packet(Rrq{"dir/f.bin", Mode::octet, {{"blksize", "1428"}, {"tsize", "0"}}}));
+            Packet(Rrq{"dir/f.bin", Mode::octet, {{"blksize", "1428"}, {"tsize", "0"}, {"windowsize", "8"}}}));
   EXPECT_EQ(outcome.exit, Exit::server_error);
   EXPECT_NE(outcome.message.find("File not found"), std::string::npos) << outcome.message;
   EXPECT_NE(outcome.message.find('1'), std::string::npos) << outcome.message;
@@ -99,6 +99,32 @@ TEST(ClientScripted, NoOptionsSendsAPlainRfc1350Request) {
   EXPECT_EQ(count_packets(at_socket(record, 1), Ack{1}), 1U);
 }
 
+// The default window (8) is only asked for: a server that leaves windowsize out of its OACK (tftpd-hpa,
+// dnsmasq) gets every block acknowledged, lock-step.
+TEST(ClientScripted, AServerIgnoringWindowsizeGetsLockStep) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Oack{{{"blksize", "1428"}, {"tsize", "3000"}}}, rrq.from);
+    s.expect(tid);  // ACK 0
+    s.send(tid, data_packet(1, 1428, 'a'), rrq.from);
+    s.expect(tid);  // ACK 1: the client does not wait for a window of 8
+    s.send(tid, data_packet(2, 1428, 'b'), rrq.from);
+    s.expect(tid);
+    s.send(tid, data_packet(3, 144, 'c'), rrq.from);
+    s.expect(tid);
+  });
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(outcome.negotiated.window_size, 1U);
+  const auto acks = at_socket(record, 1);
+  ASSERT_EQ(acks.size(), 4U);
+  for (std::uint16_t n = 0; n < 4; ++n) EXPECT_EQ(parsed(acks[n]), Packet(Ack{n}));
+  EXPECT_EQ(read_file(dir / "f"), std::string(1428, 'a') + std::string(1428, 'b') + std::string(144, 'c'));
+}
+
 // ---- The OACK ------------------------------------------------------------------------------------
 
 void expect_oack_refused(const OptionList& oack) {
@@ -118,7 +144,7 @@ void expect_oack_refused(const OptionList& oack) {
 }
 
 TEST(ClientScripted, UnrequestedOptionInOackIsRefusedWithError8) {
-  expect_oack_refused({{"blksize", "1428"}, {"windowsize", "4"}});
+  expect_oack_refused({{"blksize", "1428"}, {"timeout", "3"}});
 }
 
 TEST(ClientScripted, LargerBlksizeThanAskedIsRefusedWithError8) { expect_oack_refused({{"blksize", "1429"}}); }
@@ -216,7 +242,8 @@ TEST(ClientScripted, RefusedWrqIsAServerError) {
   const auto outcome = client::put(target_at(server.port(), "remote", dir / "up"), patient());
   const auto record = server.finish();
   ASSERT_FALSE(record.empty());
-  EXPECT_EQ(parsed(record.front()), Packet(Wrq{"remote", Mode::octet, {{"blksize", "1428"}, {"tsize", "1000"}}}));
+  EXPECT_EQ(parsed(record.front()),
+            Packet(Wrq{"remote", Mode::octet, {{"blksize", "1428"}, {"tsize", "1000"}, {"windowsize", "8"}}}));
   EXPECT_EQ(outcome.exit, Exit::server_error);
   EXPECT_EQ(count_if_opcode(record, Opcode::data), 0U);
 }

@@ -388,7 +388,7 @@ def group_loss(args, rate, root, files, work):
     A cell against a peer that the peers' own pair also fails is a peer defect: reported, not failed."""
     host = "10.254.254.1"
     pairs = [  # (server, client, block, window)
-        ("ours", "ours", None, None), ("ours", "ours", 1428, 8),
+        ("ours", "ours", None, 1), ("ours", "ours", 1428, 8),  # window None: the client's defaults
         ("ours", "tftp-hpa", None, None), ("ours", "atftp", 1428, 8),
         ("tftpd-hpa", "ours", None, None), ("atftpd", "ours", 1428, 8),
         ("tftpd-hpa", "tftp-hpa", None, None), ("atftpd", "atftp", 1428, 8),
@@ -413,8 +413,9 @@ def group_loss(args, rate, root, files, work):
                 limit = 120 if ours_only else 40
                 for size in sizes:
                     for op in ["get", "put"]:
+                        windowed = window is not None and window > 1
                         label = f"loss {rate:.0%} {server}-server/{client}-client {op} {size} B" + (
-                            f" blksize {block} windowsize {window}" if window else " lock-step")
+                            f" blksize {block} windowsize {window}" if windowed else " lock-step")
                         ok, seconds = transfer(scratch, label, args, client, op, host, port, root, work,
                                                files[size], block=block, window=window, netns=netns, limit=limit)
                         if not ok and "ours" in (server, client) and (not ours_only or rate > 0.2):
@@ -425,7 +426,7 @@ def group_loss(args, rate, root, files, work):
                             ok, seconds = transfer(scratch, label + " (again)", args, client, op, host, port, root,
                                                    work, files[size], block=block, window=window, netns=netns,
                                                    limit=limit)
-                        results[(server, client, op, size, window)] = seconds if ok else None
+                        results[(server, client, op, size, window if windowed else None)] = seconds if ok else None
     matrix = Matrix()
     log(f"\nVerdicts at {rate:.0%} loss (durations in s; the peers' own pair for comparison):")
     for (server, client, op, size, window), seconds in sorted(results.items(), key=str):

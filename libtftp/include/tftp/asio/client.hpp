@@ -29,12 +29,14 @@ namespace tftp::client {
 enum class IpFamily { any, v4, v6 };
 
 inline constexpr std::uint16_t default_request_block_size = 1428;  // fits a 1500-byte Ethernet MTU
+// RFC 7440's recommended window; a server that ignores the option answers lock-step, as RFC 1350 has it.
+inline constexpr std::uint16_t default_request_window_size = 8;
 inline constexpr std::chrono::milliseconds max_backoff_timeout{8000};
 
 struct Settings {
   Mode mode = Mode::octet;
   std::optional<std::uint16_t> block_size = default_request_block_size;  // unset: not requested
-  std::optional<std::uint16_t> window_size;                              // unset: not requested (lock-step)
+  std::optional<std::uint16_t> window_size = default_request_window_size;  // unset: not requested (lock-step)
   bool tsize = true;
   bool options = true;  // false: a plain RFC 1350 request (no options at all)
   // The first retransmission timeout; each retry of the same packet doubles it, up to max_backoff_timeout
