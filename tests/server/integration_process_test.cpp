@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "netns.hpp"
 #include "server_harness.hpp"
 
 namespace tftp::test {
@@ -218,55 +219,12 @@ TEST(Program, UserDropsPrivilegesAfterBinding) {
 
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------
 
-// A network namespace of its own whose loopback has Ethernet's MTU; deleted afterwards.
-class MtuNamespace {
- public:
-  MtuNamespace() : name_("tftp-mtu-" + std::to_string(::getpid())) {
-    static_cast<void>(std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()));  // a killed earlier run
-    created_ = std::system(("ip netns add " + name_).c_str()) == 0;
-    if (created_) {
-      created_ = std::system(("ip netns exec " + name_ + " ip link set lo mtu 1500 up").c_str()) == 0;
-    }
-  }
-  ~MtuNamespace() { static_cast<void>(std::system(("ip netns del " + name_).c_str())); }
-  MtuNamespace(const MtuNamespace&) = delete;
-  MtuNamespace& operator=(const MtuNamespace&) = delete;
-  bool created() const noexcept { return created_; }
-  std::string path() const { return "/run/netns/" + name_; }
-
- private:
-  std::string name_;
-  bool created_ = false;
-};
-
-// This thread enters a network namespace; sockets it opens and processes it forks stay in it. Leaving
-// restores the thread's own.
-class InNamespace {
- public:
-  explicit InNamespace(const std::string& path)
-      : own_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
-    const int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    entered_ = own_ >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
-    if (target >= 0) ::close(target);
-  }
-  ~InNamespace() {
-    if (entered_) ::setns(own_, CLONE_NEWNET);
-    if (own_ >= 0) ::close(own_);
-  }
-  InNamespace(const InNamespace&) = delete;
-  InNamespace& operator=(const InNamespace&) = delete;
-  bool entered() const noexcept { return entered_; }
-
- private:
-  int own_;
-  bool entered_ = false;
-};
-
 TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {
-  if (::geteuid() != 0) GTEST_SKIP() << "a network namespace with a 1500-byte loopback needs root";
-  if (std::system("command -v ip >/dev/null 2>&1") != 0) GTEST_SKIP() << "ip (iproute2) is not installed";
-  MtuNamespace netns;
-  if (!netns.created()) GTEST_SKIP() << "cannot create a network namespace here (ip netns add failed)";
+  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  TestNamespace netns("mtu");
+  if (!netns.created() || !netns.run("ip link set lo mtu 1500")) {
+    GTEST_SKIP() << "cannot create a network namespace here (ip netns add failed)";
+  }
   TempDir dir;
   const auto content = pattern_bytes(5000, 3);
   write_file(dir.path() / "f", content);

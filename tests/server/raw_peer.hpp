@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@ inline Bytes encoded(const Packet& packet) {
 struct Datagram {
   Bytes bytes;
   std::uint16_t port = 0;  // the sender's port
+  std::string address;     // the sender's address, as inet_ntop writes it
   Packet packet() const {
     auto parsed = parse(bytes);
     if (!parsed) throw std::runtime_error("server sent an unparsable datagram");
@@ -51,21 +53,34 @@ struct Datagram {
 
 class RawPeer {
  public:
-  explicit RawPeer(bool ipv6 = false) : RawPeer(ipv6, ipv6 ? "" : "127.0.0.1") {}
+  explicit RawPeer(bool ipv6 = false) : RawPeer(ipv6, ipv6 ? "::1" : "127.0.0.1") {}
   // An IPv4 peer bound to another loopback address ("127.0.0.2"), for a server that tells clients apart by
   // address; it still sends to 127.0.0.1.
   explicit RawPeer(const char* local_v4) : RawPeer(false, local_v4) {}
+  // A peer bound to `local` (an IPv4 or IPv6 address; "0.0.0.0" or "::" for any) that sends to `remote`.
+  struct Route {
+    std::string local;
+    std::string remote;
+  };
+  explicit RawPeer(const Route& route) : RawPeer(route.local.find(':') != std::string::npos, route.local.c_str()) {
+    aim_at(route.remote);
+  }
+
+  // Where send() goes from now on (the loopback address of the family until then).
+  void aim_at(const std::string& remote) {
+    target_ = address_of(remote, 0);
+  }
 
  private:
-  RawPeer(bool ipv6, const char* local_v4) : ipv6_(ipv6) {
+  RawPeer(bool ipv6, const char* local) : ipv6_(ipv6) {
     fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
-    sockaddr_storage address = loopback(0);
-    if (!ipv6) ::inet_pton(AF_INET, local_v4, &reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
+    target_ = loopback(0);
+    sockaddr_storage address = *local == '\0' ? loopback(0) : address_of(local, 0);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), length()) != 0) {
       const int error = errno;
       ::close(fd_);
-      throw std::system_error(error, std::generic_category(), "bind loopback");
+      throw std::system_error(error, std::generic_category(), std::string("bind ") + local);
     }
   }
 
@@ -85,7 +100,8 @@ class RawPeer {
   }
 
   void send(std::uint16_t to_port, std::span<const std::byte> bytes) const {
-    sockaddr_storage address = loopback(to_port);
+    sockaddr_storage address = target_;
+    set_port(address, to_port);
     if (::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&address), length()) < 0) {
       throw std::system_error(errno, std::generic_category(), "sendto");
     }
@@ -106,10 +122,34 @@ class RawPeer {
     datagram.bytes.resize(static_cast<std::size_t>(n));
     datagram.port = ipv6_ ? ntohs(reinterpret_cast<sockaddr_in6*>(&from)->sin6_port)
                           : ntohs(reinterpret_cast<sockaddr_in*>(&from)->sin_port);
+    char text[INET6_ADDRSTRLEN] = {};
+    if (ipv6_) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&from)->sin6_addr, text, sizeof text);
+    } else {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&from)->sin_addr, text, sizeof text);
+    }
+    datagram.address = text;
     return datagram;
   }
 
  private:
+  sockaddr_storage address_of(const std::string& text, std::uint16_t port) const {
+    sockaddr_storage address{};
+    const bool ok = ipv6_ ? ::inet_pton(AF_INET6, text.c_str(), &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr) == 1
+                          : ::inet_pton(AF_INET, text.c_str(), &reinterpret_cast<sockaddr_in*>(&address)->sin_addr) == 1;
+    if (!ok) throw std::runtime_error("not an address of the peer's family: " + text);
+    address.ss_family = ipv6_ ? AF_INET6 : AF_INET;
+    set_port(address, port);
+    return address;
+  }
+  void set_port(sockaddr_storage& address, std::uint16_t port) const {
+    if (ipv6_) {
+      reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
+    } else {
+      reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
+    }
+  }
+
   sockaddr_storage loopback(std::uint16_t port) const {
     sockaddr_storage address{};
     if (ipv6_) {
@@ -129,6 +169,7 @@ class RawPeer {
 
   bool ipv6_;
   int fd_ = -1;
+  sockaddr_storage target_{};
 };
 
 // Whether this host can bind ::1 (containers without IPv6 cannot).

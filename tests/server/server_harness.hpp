@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,6 +134,7 @@ struct Download {
   std::optional<Oack> oack;
   std::uint64_t blocks = 0;
   std::uint16_t port = 0;  // the server port every packet came from
+  std::set<std::string> addresses;  // the server addresses the packets came from
   std::string failure;  // what went wrong on the test side ("timeout", "unexpected ...")
 };
 
@@ -154,6 +156,7 @@ inline Download download(const RawPeer& peer, std::uint16_t server_port, const s
       return result;
     }
     if (session == 0) session = result.port = datagram->port;
+    result.addresses.insert(datagram->address);
     if (datagram->port != session) {
       result.failure = "packet from a second port";
       return result;

@@ -6,8 +6,13 @@
 
 namespace tftp::net {
 
-DatagramBatch::DatagramBatch(std::size_t count, std::size_t size)
-    : size_(size), storage_(size * count), addresses_(count), vectors_(count), headers_(count) {
+DatagramBatch::DatagramBatch(std::size_t count, std::size_t size, bool local_addresses)
+    : size_(size),
+      control_(local_addresses ? count * local_address_control_size : 0),
+      storage_(size * count),
+      addresses_(count),
+      vectors_(count),
+      headers_(count) {
   for (std::size_t i = 0; i < count; ++i) vectors_[i] = iovec{storage_.data() + i * size_, size_};
 }
 
@@ -19,6 +24,10 @@ std::size_t DatagramBatch::receive(asio::ip::udp::socket& socket, std::error_cod
     headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     headers_[i].msg_hdr.msg_iov = &vectors_[i];
     headers_[i].msg_hdr.msg_iovlen = 1;
+    if (!control_.empty()) {
+      headers_[i].msg_hdr.msg_control = control_.data() + i * local_address_control_size;
+      headers_[i].msg_hdr.msg_controllen = local_address_control_size;
+    }
   }
   for (;;) {
     const int n = ::recvmmsg(socket.native_handle(), headers_.data(), static_cast<unsigned>(headers_.size()),
@@ -40,6 +49,11 @@ asio::ip::udp::endpoint DatagramBatch::from(std::size_t i) const {
   std::memcpy(endpoint.data(), &addresses_[i], length);
   endpoint.resize(length);
   return endpoint;
+}
+
+std::optional<LocalAddress> DatagramBatch::local(std::size_t i) const {
+  if (control_.empty()) return std::nullopt;
+  return local_address_of(headers_[i].msg_hdr, addresses_[i].ss_family == AF_INET6);
 }
 
 }  // namespace tftp::net

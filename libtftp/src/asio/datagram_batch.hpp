@@ -21,15 +21,21 @@
 
 #include <asio/ip/udp.hpp>
 
+#include "local_address.hpp"
+
 namespace tftp::net {
 
 class DatagramBatch {
  public:
   // count datagrams of at most size bytes each (a longer one is cut to size, which shows it as too long
-  // when size is one more than the longest acceptable datagram).
-  DatagramBatch(std::size_t count, std::size_t size);
+  // when size is one more than the longest acceptable datagram). With local_addresses, each datagram's
+  // local address is kept too (the socket must report them: report_local_addresses).
+  DatagramBatch(std::size_t count, std::size_t size, bool local_addresses = false);
   DatagramBatch(const DatagramBatch&) = delete;
   DatagramBatch& operator=(const DatagramBatch&) = delete;
+  // The headers point into the vectors' heap storage, which a move keeps in place.
+  DatagramBatch(DatagramBatch&&) noexcept = default;
+  DatagramBatch& operator=(DatagramBatch&&) noexcept = default;
 
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return headers_.size(); }
@@ -43,9 +49,12 @@ class DatagramBatch {
   // shorter than size()) and its sender.
   std::span<std::byte> datagram(std::size_t i) noexcept;
   asio::ip::udp::endpoint from(std::size_t i) const;
+  // The address the i-th datagram was sent to; nullopt without local_addresses or when none is usable.
+  std::optional<LocalAddress> local(std::size_t i) const;
 
  private:
   std::size_t size_;
+  std::vector<unsigned char> control_;  // local_address_control_size per datagram, or empty
   std::vector<std::byte> storage_;
   std::vector<sockaddr_storage> addresses_;
   std::vector<iovec> vectors_;

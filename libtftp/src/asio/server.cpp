@@ -13,6 +13,8 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "datagram_batch.hpp"
+#include "local_address.hpp"
 #include "server_session.hpp"
 #include "server_system.hpp"
 #include "tftp/asio/endpoint.hpp"
@@ -43,6 +45,10 @@ Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
 // only take requests, and one byte over max_request_size shows an over-long one as such.
 std::size_t listener_buffer_size(bool single_port) { return single_port ? 65536 : max_request_size + 1; }
 
+// Datagrams read per system call on a listening socket, and calls per wake-up.
+constexpr std::size_t listener_batch_count = 8;
+constexpr unsigned listener_batches_per_wake = 4;
+
 // Every window of every transfer arrives through the one socket in single-port mode.
 constexpr std::size_t single_port_socket_buffer = std::size_t{8} << 20;
 
@@ -56,8 +62,15 @@ struct Server::Impl final : SessionHost {
     Impl* owner = nullptr;  // null once the server is gone: a late handler must not touch it
     udp::socket socket;
     udp::endpoint local;
-    udp::endpoint from;
-    std::vector<std::byte> buffer;  // listener_buffer_size
+    net::DatagramBatch batch;  // with each datagram's local address
+  };
+
+  // Where a datagram on a listening socket came from and which local address it was sent to: every answer
+  // to it leaves from that address.
+  struct Arrival {
+    Listener& listener;
+    udp::endpoint client;
+    std::optional<net::LocalAddress> local;
   };
 
   Impl(asio::io_context& io, const ServerConfig& config, ServerLog& log)
@@ -117,8 +130,12 @@ struct Server::Impl final : SessionHost {
   void add_listener(udp::socket socket) {
     socket.non_blocking(true);
     if (config_.single_port) net::size_socket_buffers(socket, single_port_socket_buffer);
-    auto listener = std::make_shared<Listener>(
-        Listener{this, std::move(socket), {}, {}, std::vector<std::byte>(listener_buffer_size(config_.single_port))});
+    std::error_code ec;
+    net::report_local_addresses(socket, ec);
+    if (ec) throw std::system_error(ec, "IP_PKTINFO on the listening socket");
+    auto listener = std::make_shared<Listener>(Listener{
+        this, std::move(socket), {},
+        net::DatagramBatch(listener_batch_count, listener_buffer_size(config_.single_port), true)});
     listener->local = listener->socket.local_endpoint();
     listeners_.push_back(std::move(listener));
   }
@@ -132,17 +149,34 @@ struct Server::Impl final : SessionHost {
     }
   }
 
+  // Wait for the socket, then read what it holds in this handler, a batch at a time (datagram_batch.hpp).
   static void receive(const std::shared_ptr<Listener>& listener) {
-    listener->socket.async_receive_from(
-        asio::buffer(listener->buffer), listener->from, [listener](std::error_code ec, std::size_t size) {
-          if (ec == asio::error::operation_aborted || listener->owner == nullptr) return;
-          if (!ec) listener->owner->on_request(*listener, std::span<const std::byte>(listener->buffer).first(size));
-          // The socket may have been closed during on_request (single-port: the last transfer ended on this
-          // datagram); a receive on a closed socket fails at once, and re-arming it would spin forever.
-          if (listener->owner != nullptr && listener->owner->receiving() && listener->socket.is_open()) {
-            receive(listener);
-          }
-        });
+    listener->socket.async_wait(udp::socket::wait_read, [listener](std::error_code ec) {
+      if (ec == asio::error::operation_aborted || listener->owner == nullptr) return;
+      if (!ec) listener->owner->read_queued(*listener);
+      // The socket may have been closed while reading (single-port: the last transfer ended on a datagram);
+      // a wait on a closed socket fails at once, and re-arming it would spin forever.
+      if (listener->owner != nullptr && listener->owner->receiving() && listener->socket.is_open()) {
+        receive(listener);
+      }
+    });
+  }
+
+  // A bounded number of batches, so that a flood on one socket cannot hold off the timers and the other
+  // sockets; what is left is read on the next wake-up.
+  void read_queued(Listener& listener) {
+    std::error_code ec;
+    bool error_seen = false;
+    for (unsigned round = 0; round < listener_batches_per_wake; ++round) {
+      const std::size_t count = listener.batch.receive(listener.socket, ec);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!listener.socket.is_open()) return;
+        on_request(Arrival{listener, listener.batch.from(i), listener.batch.local(i)}, listener.batch.datagram(i));
+      }
+      if (count == listener.batch.capacity()) continue;
+      // An ICMP error an earlier answer drew says nothing about what is queued behind it: read once more.
+      if (!ec || std::exchange(error_seen, true)) break;
+    }
   }
 
   // A single-port listener goes on receiving after shutdown: the running transfers come in through it.
@@ -150,38 +184,37 @@ struct Server::Impl final : SessionHost {
 
   // ---- Requests ----------------------------------------------------------------------------------
 
-  void on_request(Listener& listener, std::span<const std::byte> datagram) {
-    const udp::endpoint client = listener.from;
+  void on_request(const Arrival& from, std::span<const std::byte> datagram) {
     const auto opcode = peek_opcode(datagram);
     const bool request = opcode == Opcode::rrq || opcode == Opcode::wrq;
     if (config_.single_port && !request) {
-      demultiplex(listener, client, datagram, opcode);
+      demultiplex(from, datagram, opcode);
       return;
     }
-    trace(client, datagram);
+    trace(from.client, datagram);
     if (!request || stopping_) return;  // stray DATA/ACK/ERROR: not for us
     auto parsed = parse(datagram);
     if (!parsed) {
-      refuse(listener, client, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
+      refuse(from, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
       return;
     }
-    if (const auto found = sessions_.find(client); found != sessions_.end()) {
+    if (const auto found = sessions_.find(from.client); found != sessions_.end()) {
       // Two sockets keep no order between them: the transfer's last ACK, sent before this request, may still
       // be queued on the session's socket. Read it first, so that a finished download ends before this
       // request is judged a retransmission of its own.
       const auto session = found->second;
       session->catch_up();
     }
-    if (const auto it = sessions_.find(client); it != sessions_.end()) {
+    if (const auto it = sessions_.find(from.client); it != sessions_.end()) {
       // A retransmitted request: its transfer is already answering it.
       if (it->second->running()) return;
       it->second->close();  // a completed upload dallying: the client has moved on
     }
     if (auto* rrq = std::get_if<Rrq>(&*parsed)) {
-      if (resolve_name(listener, client, rrq->filename, false)) serve_read(listener, client, *rrq);
+      if (resolve_name(from, rrq->filename, false)) serve_read(from, *rrq);
     } else {
       auto& wrq = std::get<Wrq>(*parsed);
-      if (resolve_name(listener, client, wrq.filename, true)) serve_write(listener, client, wrq);
+      if (resolve_name(from, wrq.filename, true)) serve_write(from, wrq);
     }
   }
 
@@ -189,30 +222,29 @@ struct Server::Impl final : SessionHost {
   // address with a transfer gets ERROR 5 from this socket, as a session socket answers a stranger. An
   // ERROR is never answered (two servers must not bounce ERRORs), and neither is a datagram that is no
   // TFTP packet at all.
-  void demultiplex(Listener& listener, const udp::endpoint& client, std::span<const std::byte> datagram,
-                   std::optional<Opcode> opcode) {
-    if (const auto it = sessions_.find(client); it != sessions_.end()) {
+  void demultiplex(const Arrival& from, std::span<const std::byte> datagram, std::optional<Opcode> opcode) {
+    if (const auto it = sessions_.find(from.client); it != sessions_.end()) {
       it->second->on_datagram(datagram);
       return;
     }
-    trace(client, datagram);
+    trace(from.client, datagram);
     if (!opcode || opcode == Opcode::error) return;
     // Only a host with a transfer here is told (one that lost track of its port, e.g. behind a NAT that
     // changed it). This port is well known: answering anyone would reflect 24 bytes for each spoofed 4-byte
     // ACK at whatever address the spoofer names.
-    if (!running_per_client_.contains(client.address())) return;
+    if (!running_per_client_.contains(from.client.address())) return;
     std::array<std::byte, 64> out{};
     const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, out);
     if (!size) return;
     std::error_code ignored;
-    listener.socket.send_to(asio::buffer(out.data(), *size), client, 0, ignored);
-    log_.write(LogEvent{LogLevel::warning, "stranger", {}}.add("stranger", net::to_string(client)));
+    net::send_from(from.listener.socket, std::span(out).first(*size), from.client, from.local, ignored);
+    log_.write(LogEvent{LogLevel::warning, "stranger", {}}.add("stranger", net::to_string(from.client)));
   }
 
   // The name steps of server_names.hpp, in their order; false when the request has been refused.
-  bool resolve_name(Listener& listener, const udp::endpoint& client, std::string& name, bool is_put) {
+  bool resolve_name(const Arrival& from, std::string& name, bool is_put) {
     strip_pxe_garbage(name);
-    if (!remap(listener, client, name, is_put)) return false;
+    if (!remap(from, name, is_put)) return false;
     if (config_.lowercase) fold_to_lower_case(name);
     strip_leading_separators(name);
     return true;
@@ -220,12 +252,12 @@ struct Server::Impl final : SessionHost {
 
   // ROOT, or ROOT/<client address>/ under --unique-root ip when that directory is there. `holder` keeps a
   // per-client root open while the caller uses it.
-  const Root* root_for(Listener& listener, const udp::endpoint& client, const std::string& file,
+  const Root* root_for(const Arrival& from, const std::string& file,
                        std::optional<Root>& holder) {
     if (config_.unique_root == UniqueRoot::none) return &root_;
-    auto found = root_.subdirectory(client_directory_name(client.address()));
+    auto found = root_.subdirectory(client_directory_name(from.client.address()));
     if (auto* refusal = std::get_if<Refusal>(&found)) {
-      refuse(listener, client, file, Error{refusal->code, "per-client directory: " + refusal->message});
+      refuse(from, file, Error{refusal->code, "per-client directory: " + refusal->message});
       return nullptr;
     }
     if (auto* root = std::get_if<Root>(&found)) return &holder.emplace(std::move(*root));
@@ -233,27 +265,30 @@ struct Server::Impl final : SessionHost {
   }
 
   // The negotiation limits for this client: with --blksize-max mtu, blksize fits the MTU of the interface
-  // the answers leave by. That is the listening address's interface, or on a wildcard listener the one the
-  // kernel routes the client through (a route look-up costs a socket and a connect; IP_PKTINFO would need
-  // recvmsg in place of asio's receive, for the same answer wherever routing is symmetric).
-  ServerPolicy policy_for(const Listener& listener, const udp::endpoint& client) const {
+  // the answers leave by: the one the request arrived on (IP_PKTINFO), else the listening address's, else
+  // the one the kernel routes the client through.
+  ServerPolicy policy_for(const Arrival& from) const {
     if (!config_.block_size_from_mtu) return config_.policy;
     auto policy = config_.policy;
-    const auto local = listener.local.address().is_unspecified() ? source_address_for(client)
-                                                                  : std::optional(listener.local.address());
-    const auto mtu = local ? interface_mtu(*local) : std::nullopt;
-    const bool ipv6 = client.address().is_v6() && !client.address().to_v6().is_v4_mapped();
+    std::optional<unsigned> mtu;
+    if (from.local && from.local->interface != 0) mtu = interface_mtu(from.local->interface);
+    if (!mtu) {
+      const auto local = from.listener.local.address().is_unspecified() ? source_address_for(from.client)
+                                                                        : std::optional(from.listener.local.address());
+      if (local) mtu = interface_mtu(*local);
+    }
+    const bool ipv6 = from.client.address().is_v6() && !from.client.address().to_v6().is_v4_mapped();
     policy.max_block_size = block_size_for_mtu(mtu.value_or(fallback_mtu), ipv6);
     return policy;
   }
 
   // The map file's rules, before confinement: their result goes through the same checks as any name. A
   // result with leading slashes means the same file as without (tftpd-hpa runs chrooted to ROOT).
-  bool remap(Listener& listener, const udp::endpoint& client, std::string& name, bool is_put) {
+  bool remap(const Arrival& from, std::string& name, bool is_put) {
     if (!rules_) return true;
-    auto mapped = rules_->apply(name, RemapContext{is_put, client.address()});
+    auto mapped = rules_->apply(name, RemapContext{is_put, from.client.address()});
     if (auto* refused = std::get_if<Refused>(&mapped)) {
-      refuse(listener, client, name, Error{ErrorCode::access_violation, refused->message});
+      refuse(from, name, Error{ErrorCode::access_violation, refused->message});
       return false;
     }
     auto& result = std::get<std::string>(mapped);
@@ -278,22 +313,22 @@ struct Server::Impl final : SessionHost {
     return {};
   }
 
-  bool admit(Listener& listener, const udp::endpoint& client, const std::string& file) {
-    const auto it = running_per_client_.find(client.address());
+  bool admit(const Arrival& from, const std::string& file) {
+    const auto it = running_per_client_.find(from.client.address());
     const std::size_t mine = it == running_per_client_.end() ? 0 : it->second;
     if (sessions_.size() < config_.max_sessions && mine < config_.max_sessions_per_client) return true;
-    refuse(listener, client, file, busy());
+    refuse(from, file, busy());
     return false;
   }
 
-  void serve_read(Listener& listener, const udp::endpoint& client, const Rrq& rrq) {
-    if (!admit(listener, client, rrq.filename)) return;
+  void serve_read(const Arrival& from, const Rrq& rrq) {
+    if (!admit(from, rrq.filename)) return;
     std::optional<Root> client_root;
-    const Root* root = root_for(listener, client, rrq.filename, client_root);
+    const Root* root = root_for(from, rrq.filename, client_root);
     if (root == nullptr) return;
     auto opened = root->open_for_read(rrq.filename);
     if (auto* refusal = std::get_if<Refusal>(&opened)) {
-      refuse(listener, client, rrq.filename, Error{refusal->code, refusal->message});
+      refuse(from, rrq.filename, Error{refusal->code, refusal->message});
       return;
     }
     fileio::FileSource source(fileio::Fd(std::get<ScopedFd>(opened).release()), rrq.mode);
@@ -301,41 +336,41 @@ struct Server::Impl final : SessionHost {
     if (rrq.mode == Mode::netascii && find_option(rrq.options, "tsize") != nullptr) {
       static_cast<void>(source.count_netascii());
     }
-    const auto answer = negotiate(policy_for(listener, client), rrq.options, Direction::read, source.tsize());
+    const auto answer = negotiate(policy_for(from), rrq.options, Direction::read, source.tsize());
     if (answer.refusal) {
-      refuse(listener, client, rrq.filename, *answer.refusal);
+      refuse(from, rrq.filename, *answer.refusal);
       return;
     }
-    auto session = open_session(listener, client, {client, rrq.filename, Direction::read, rrq.mode});
+    auto session = open_session(from, {from.client, rrq.filename, Direction::read, rrq.mode});
     if (session) session->start_read(std::move(source), answer, transfer_);
   }
 
-  void serve_write(Listener& listener, const udp::endpoint& client, const Wrq& wrq) {
+  void serve_write(const Arrival& from, const Wrq& wrq) {
     if (!config_.allow_create && !config_.allow_overwrite) {
-      refuse(listener, client, wrq.filename, Error{ErrorCode::access_violation, "uploads are disabled"});
+      refuse(from, wrq.filename, Error{ErrorCode::access_violation, "uploads are disabled"});
       return;
     }
-    if (!admit(listener, client, wrq.filename)) return;
+    if (!admit(from, wrq.filename)) return;
     std::optional<Root> client_root;
-    const Root* root = root_for(listener, client, wrq.filename, client_root);
+    const Root* root = root_for(from, wrq.filename, client_root);
     if (root == nullptr) return;
     auto opened = root->open_for_upload(wrq.filename);
     if (auto* refusal = std::get_if<Refusal>(&opened)) {
-      refuse(listener, client, wrq.filename, Error{refusal->code, refusal->message});
+      refuse(from, wrq.filename, Error{refusal->code, refusal->message});
       return;
     }
     auto& target = std::get<UploadTarget>(opened);
     if (target.exists && !config_.allow_overwrite) {
-      refuse(listener, client, wrq.filename, Error{ErrorCode::file_exists, "file already exists"});
+      refuse(from, wrq.filename, Error{ErrorCode::file_exists, "file already exists"});
       return;
     }
     if (!target.exists && !config_.allow_create) {
-      refuse(listener, client, wrq.filename, Error{ErrorCode::access_violation, "creating files is not allowed"});
+      refuse(from, wrq.filename, Error{ErrorCode::access_violation, "creating files is not allowed"});
       return;
     }
-    const auto answer = negotiate(policy_for(listener, client), wrq.options, Direction::write, std::nullopt);
+    const auto answer = negotiate(policy_for(from), wrq.options, Direction::write, std::nullopt);
     if (answer.refusal) {
-      refuse(listener, client, wrq.filename, *answer.refusal);
+      refuse(from, wrq.filename, *answer.refusal);
       return;
     }
     std::error_code ec;
@@ -344,29 +379,29 @@ struct Server::Impl final : SessionHost {
                                               .sync = false};
     auto file = fileio::AtomicFile::create(target.directory.get(), target.leaf, options, ec);
     if (ec) {
-      refuse(listener, client, wrq.filename, fileio::error_for(ec));
+      refuse(from, wrq.filename, fileio::error_for(ec));
       return;
     }
-    auto session = open_session(listener, client, {client, wrq.filename, Direction::write, wrq.mode});
+    auto session = open_session(from, {from.client, wrq.filename, Direction::write, wrq.mode});
     if (session) {
       session->start_write(Upload{std::move(target.directory), std::move(file), wrq.mode, config_.policy.max_upload},
                            answer, transfer_);
     }
   }
 
-  std::shared_ptr<Session> open_session(Listener& listener, const udp::endpoint& client, SessionRequest request) {
+  std::shared_ptr<Session> open_session(const Arrival& from, SessionRequest request) {
     if (config_.single_port) {
-      return add_session(client, std::make_shared<Session>(SharedSocket{listener.socket}, std::move(request), *this,
+      return add_session(from.client, std::make_shared<Session>(SharedSocket{from.listener.socket, from.local}, std::move(request), *this,
                                                            config_.initial_resends));
     }
     std::error_code ec;
-    auto socket = session_socket(listener, ec);
+    auto socket = session_socket(from, ec);
     if (ec) {
       log_.write(LogEvent{LogLevel::error, "session-socket", {}}.add("error", ec.message()));
-      refuse(listener, client, request.file, busy());
+      refuse(from, request.file, busy());
       return nullptr;
     }
-    return add_session(client, std::make_shared<Session>(std::move(socket), std::move(request), *this,
+    return add_session(from.client, std::make_shared<Session>(std::move(socket), std::move(request), *this,
                                                          config_.initial_resends));
   }
 
@@ -376,21 +411,30 @@ struct Server::Impl final : SessionHost {
     return session;
   }
 
-  udp::socket session_socket(const Listener& listener, std::error_code& ec) {
+  // A session socket answers from the address the request was sent to: on a wildcard listener that is the
+  // request's local address (IP_PKTINFO), bound here, else what the kernel would pick by routing.
+  udp::socket session_socket(const Arrival& from, std::error_code& ec) {
+    const auto listening = from.listener.local.address();
+    if (from.local && listening.is_unspecified()) {
+      auto socket = session_socket_on(from.listener, from.local->address, ec);
+      if (!ec) return socket;
+    }
+    return session_socket_on(from.listener, listening, ec);
+  }
+
+  udp::socket session_socket_on(const Listener& listener, const asio::ip::address& address, std::error_code& ec) {
     udp::socket socket(io_);
     socket.open(listener.local.protocol(), ec);
     if (ec) return socket;
-    if (listener.local.address().is_v6() && listener.local.address().is_unspecified()) {
-      socket.set_option(asio::ip::v6_only(false), ec);
-    }
+    if (address.is_v6() && address.is_unspecified()) socket.set_option(asio::ip::v6_only(false), ec);
     if (!config_.port_range) {
-      socket.bind(udp::endpoint(listener.local.address(), 0), ec);
+      socket.bind(udp::endpoint(address, 0), ec);
     } else {
       const auto [low, high] = *config_.port_range;
       const unsigned count = unsigned{high} - low + 1;
       for (unsigned tried = 0; tried < count; ++tried) {
         const auto port = static_cast<std::uint16_t>(low + (next_port_ + tried) % count);
-        socket.bind(udp::endpoint(listener.local.address(), port), ec);
+        socket.bind(udp::endpoint(address, port), ec);
         if (!ec) {
           next_port_ = (next_port_ + tried + 1) % count;
           break;
@@ -401,9 +445,9 @@ struct Server::Impl final : SessionHost {
     return socket;
   }
 
-  void refuse(Listener& listener, const udp::endpoint& client, const std::string& file, const Error& error) {
+  void refuse(const Arrival& from, const std::string& file, const Error& error) {
     log_.write(LogEvent{LogLevel::warning, "refused", {}}
-                   .add("client", net::to_string(client))
+                   .add("client", net::to_string(from.client))
                    .add("file", file)
                    .add_number("code", std::to_string(static_cast<unsigned>(error.code)))
                    .add("reason", error.message));
@@ -411,7 +455,7 @@ struct Server::Impl final : SessionHost {
     const auto size = encode(error, out);
     if (!size) return;
     std::error_code ignored;
-    listener.socket.send_to(asio::buffer(out.data(), *size), client, 0, ignored);
+    net::send_from(from.listener.socket, std::span(out).first(*size), from.client, from.local, ignored);
   }
 
   void trace(const udp::endpoint& peer, std::span<const std::byte> datagram) {

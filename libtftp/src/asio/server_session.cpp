@@ -78,6 +78,7 @@ Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHo
 
 Session::Session(SharedSocket shared, SessionRequest request, SessionHost& host, unsigned initial_resends)
     : socket_(&shared.socket),
+      reply_from_(shared.source),
       timer_(shared.socket.get_executor()),
       request_(std::move(request)),
       host_(&host),
@@ -220,7 +221,7 @@ void Session::flush() {
     const auto datagram = std::span<const std::byte>(tx_).first(*size);
     trace("send", request_.client, datagram);
     std::error_code ignored;  // would_block and the like: a lost datagram, the machine retransmits
-    socket_->send_to(asio::buffer(datagram.data(), datagram.size()), request_.client, 0, ignored);
+    net::send_from(*socket_, datagram, request_.client, reply_from_, ignored);
   }
 }
 

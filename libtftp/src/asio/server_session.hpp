@@ -23,6 +23,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "datagram_batch.hpp"
+#include "local_address.hpp"
 #include "tftp/asio/file_io.hpp"
 #include "tftp/asio/root.hpp"
 #include "tftp/asio/server_log.hpp"
@@ -59,9 +60,11 @@ struct Upload {
   std::optional<std::uint64_t> limit;
 };
 
-// The listening socket a single-port session sends from; it must outlive the session.
+// The listening socket a single-port session sends from (it must outlive the session), and the local
+// address the client's request was sent to: every datagram of the session leaves from it.
 struct SharedSocket {
   asio::ip::udp::socket& socket;
+  std::optional<net::LocalAddress> source;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -115,6 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::optional<asio::ip::udp::socket> own_socket_;  // empty when the socket is shared
   asio::ip::udp::socket* socket_;                    // the one this session sends from
+  std::optional<net::LocalAddress> reply_from_;      // shared socket: the address it sends from
   asio::steady_timer timer_;
   SessionRequest request_;
   SessionHost* host_;

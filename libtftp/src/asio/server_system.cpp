@@ -101,6 +101,12 @@ std::optional<unsigned> interface_mtu(const asio::ip::address& local) {
   return std::nullopt;
 }
 
+std::optional<unsigned> interface_mtu(unsigned interface_index) {
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(interface_index, name) == nullptr) return std::nullopt;
+  return mtu_of(name);
+}
+
 std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* listen_fds, long self_pid) {
   if (listen_pid == nullptr || listen_fds == nullptr) return std::nullopt;
   const auto pid = parse_decimal(listen_pid);

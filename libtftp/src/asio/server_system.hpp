@@ -29,5 +29,7 @@ std::optional<asio::ip::address> source_address_for(const asio::ip::udp::endpoin
 // The MTU of the interface that owns `local` (getifaddrs to find the interface's name, then SIOCGIFMTU);
 // nullopt when no interface has that address. An IPv4-mapped address is looked up as IPv4.
 std::optional<unsigned> interface_mtu(const asio::ip::address& local);
+// The MTU of the interface with this index (if_indextoname, then SIOCGIFMTU).
+std::optional<unsigned> interface_mtu(unsigned interface_index);
 
 }  // namespace tftp::server

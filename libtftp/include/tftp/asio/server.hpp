@@ -13,8 +13,10 @@
 //   (two servers must not be able to bounce ERRORs), and the transfer goes on.
 // - Until the client has answered anything, the first DATA/OACK/ACK goes out at most 1 + initial_resends
 //   times (a spoofed request cannot turn the server into an amplifier); then the session ends quietly.
-// - Session sockets bind the listening socket's address with port 0 (or a port of --port-range); on a
-//   wildcard listener the kernel picks the source address by routing.
+// - Every answer leaves from the local address its request was sent to (IP_PKTINFO / IPV6_RECVPKTINFO on
+//   the listening sockets): a session socket binds that address with port 0 (or a port of --port-range),
+//   and what goes out of a listening socket (refusals, ERROR 5, single-port sessions) carries it as the
+//   source (sendmsg with IP_PKTINFO / IPV6_PKTINFO).
 // - --max-sessions counts every open session socket; --max-sessions-per-client counts only transfers
 //   still running, so a completed upload's dally does not hold its client back.
 

@@ -1,0 +1,125 @@
+#include "local_address.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace tftp::net {
+
+namespace {
+
+bool is_ipv6(asio::ip::udp::socket& socket) {
+  std::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  return !ec && local.protocol() == asio::ip::udp::v6();
+}
+
+void enable(int fd, int level, int name, std::error_code& ec) {
+  const int on = 1;
+  if (::setsockopt(fd, level, name, &on, sizeof on) != 0) ec = std::error_code(errno, std::system_category());
+}
+
+asio::ip::address_v6 v6_of(const in6_addr& address, unsigned scope) {
+  asio::ip::address_v6::bytes_type bytes;
+  std::memcpy(bytes.data(), &address, bytes.size());
+  return asio::ip::address_v6(bytes, scope);
+}
+
+asio::ip::address_v4 v4_of(const in_addr& address) {
+  asio::ip::address_v4::bytes_type bytes;
+  std::memcpy(bytes.data(), &address, bytes.size());
+  return asio::ip::address_v4(bytes);
+}
+
+}  // namespace
+
+void report_local_addresses(asio::ip::udp::socket& socket, std::error_code& ec) {
+  ec.clear();
+  const int fd = socket.native_handle();
+  if (!is_ipv6(socket)) {
+    enable(fd, IPPROTO_IP, IP_PKTINFO, ec);
+    return;
+  }
+  enable(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, ec);
+  // The IPv4 datagrams of a dual-stack socket then also carry ipi_spec_dst (the answer's source for a
+  // broadcast destination); a v6-only socket never needs it.
+  std::error_code ignored;
+  enable(fd, IPPROTO_IP, IP_PKTINFO, ignored);
+}
+
+std::optional<LocalAddress> local_address_of(const msghdr& message, bool ipv6_socket) {
+  std::optional<LocalAddress> v4;
+  std::optional<LocalAddress> v6;
+  auto* header = const_cast<msghdr*>(&message);  // CMSG_NXTHDR takes a non-const msghdr
+  for (cmsghdr* c = CMSG_FIRSTHDR(header); c != nullptr; c = CMSG_NXTHDR(header, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+      in_pktinfo info{};
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      const auto address = v4_of(info.ipi_spec_dst);
+      if (address.is_unspecified()) continue;
+      v4 = LocalAddress{ipv6_socket ? asio::ip::address(asio::ip::make_address_v6(asio::ip::v4_mapped, address))
+                                    : asio::ip::address(address),
+                        static_cast<unsigned>(info.ipi_ifindex)};
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+      in6_pktinfo info{};
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      const auto index = static_cast<unsigned>(info.ipi6_ifindex);
+      const auto plain = v6_of(info.ipi6_addr, 0);
+      if (plain.is_multicast() || plain.is_unspecified()) continue;  // answered from what routing picks
+      v6 = LocalAddress{v6_of(info.ipi6_addr, plain.is_link_local() ? index : 0), index};
+    }
+  }
+  if (v4) return v4;  // ipi_spec_dst: right also for a broadcast destination, which IPV6_PKTINFO maps as is
+  if (v6 && v6->address.to_v6().is_v4_mapped()) {
+    const auto mapped = asio::ip::make_address_v4(asio::ip::v4_mapped, v6->address.to_v6());
+    if (mapped.is_multicast() || mapped == asio::ip::address_v4::broadcast()) return std::nullopt;
+  }
+  return v6;
+}
+
+void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, const asio::ip::udp::endpoint& to,
+               const std::optional<LocalAddress>& from, std::error_code& ec) {
+  ec.clear();
+  if (!from) {
+    socket.send_to(asio::buffer(bytes.data(), bytes.size()), to, 0, ec);
+    return;
+  }
+  iovec vector{const_cast<std::byte*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) unsigned char control[local_address_control_size] = {};
+  msghdr message{};
+  message.msg_name = const_cast<sockaddr*>(to.data());
+  message.msg_namelen = static_cast<socklen_t>(to.size());
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+  if (from->address.is_v6()) {
+    const auto v6 = from->address.to_v6();
+    in6_pktinfo info{};
+    const auto raw = v6.to_bytes();
+    std::memcpy(&info.ipi6_addr, raw.data(), raw.size());
+    // The interface only where the address needs it; otherwise routing picks the way out.
+    info.ipi6_ifindex = v6.is_link_local() ? from->interface : 0U;
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    message.msg_controllen = CMSG_SPACE(sizeof info);
+  } else {
+    in_pktinfo info{};
+    const auto raw = from->address.to_v4().to_bytes();
+    std::memcpy(&info.ipi_spec_dst, raw.data(), raw.size());
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    message.msg_controllen = CMSG_SPACE(sizeof info);
+  }
+  for (;;) {
+    if (::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT) >= 0) return;
+    if (errno != EINTR) break;
+  }
+  ec = std::error_code(errno, std::system_category());
+}
+
+}  // namespace tftp::net
