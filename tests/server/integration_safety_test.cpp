@@ -275,11 +275,11 @@ TEST(Limits, BeyondMaxSessionsTheAnswerIsServerBusy) {
   first.send(server.port(), Rrq{"f", Mode::octet, {}});
   auto data1 = first.receive();
   ASSERT_TRUE(data1);
+  first.send(data1->port, Ack{1});  // answered: established, so it is not displaced (see Flood.*)
+  ASSERT_TRUE(first.receive());
   RawPeer second;
   const auto busy = refusal(second, server.port(), Rrq{"f", Mode::octet, {}});
   EXPECT_EQ(busy, (Error{ErrorCode::not_defined, "server busy"}));
-  first.send(data1->port, Ack{1});
-  ASSERT_TRUE(first.receive());
   first.send(data1->port, Ack{2});
   ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "result=ok"}));
   const auto got = download(second, server.port(), "f");  // a slot is free again
@@ -296,6 +296,9 @@ TEST(Limits, BeyondMaxSessionsPerClientTheAnswerIsServerBusy) {
   server.start();
   RawPeer first;
   first.send(server.port(), Rrq{"f", Mode::octet, {}});
+  const auto data1 = first.receive();
+  ASSERT_TRUE(data1);
+  first.send(data1->port, Ack{1});  // established
   ASSERT_TRUE(first.receive());
   RawPeer second;  // another port of the same address
   EXPECT_EQ(refusal(second, server.port(), Rrq{"f", Mode::octet, {}}), (Error{ErrorCode::not_defined, "server busy"}));

@@ -7,6 +7,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -100,6 +101,16 @@ class ServerHarness {
         if (all) return true;
       }
       return false;
+    });
+  }
+  // Waits until `count` log lines contain `part`; false after `timeout`.
+  bool wait_for_lines(const std::string& part, std::size_t count,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] {
+      return static_cast<std::size_t>(std::count_if(lines_.begin(), lines_.end(), [&](const std::string& line) {
+               return line.find(part) != std::string::npos;
+             })) >= count;
     });
   }
   std::vector<std::string> lines() {

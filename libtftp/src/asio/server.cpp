@@ -17,6 +17,7 @@
 #include "local_address.hpp"
 #include "server_session.hpp"
 #include "server_system.hpp"
+#include "tftp/asio/admission.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/remap.hpp"
 #include "tftp/asio/server_names.hpp"
@@ -49,8 +50,21 @@ std::size_t listener_buffer_size(bool single_port) { return single_port ? 65536 
 constexpr std::size_t listener_batch_count = 8;
 constexpr unsigned listener_batches_per_wake = 4;
 
-// Every window of every transfer arrives through the one socket in single-port mode.
+// A boot storm's requests arrive at once: room for a few thousand before the kernel drops any (the default,
+// about 208 KiB, holds some 200). In single-port mode every window of every transfer arrives there too.
+constexpr std::size_t listener_socket_buffer = std::size_t{4} << 20;
 constexpr std::size_t single_port_socket_buffer = std::size_t{8} << 20;
+
+// What --max-sessions-per-client counts: an IPv4 address (also on the dual-stack socket), or an IPv6 /64, the
+// prefix one host or one site holds (an attacker with a /64 has 2^64 addresses to rotate through).
+asio::ip::address client_key(const asio::ip::address& address) {
+  if (address.is_v4()) return address;
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+  return asio::ip::address_v6(bytes);
+}
 
 // Without an interface to ask (the address went away), the common Ethernet MTU.
 constexpr unsigned fallback_mtu = 1500;
@@ -75,7 +89,8 @@ struct Server::Impl final : SessionHost {
 
   Impl(asio::io_context& io, const ServerConfig& config, ServerLog& log)
       : io_(io), config_(config), log_(log), root_(config.root), grace_timer_(io),
-        transfer_(transfer_config(config)) {
+        transfer_(transfer_config(config)),
+        admission_(AdmissionLimits{config.max_sessions, config.max_sessions_per_client}) {
     if (config_.map_file) {
       auto loaded = RemapRules::load(*config_.map_file);
       if (auto* error = std::get_if<RemapError>(&loaded)) throw std::runtime_error(error->to_string());
@@ -129,7 +144,7 @@ struct Server::Impl final : SessionHost {
 
   void add_listener(udp::socket socket) {
     socket.non_blocking(true);
-    if (config_.single_port) net::size_socket_buffers(socket, single_port_socket_buffer);
+    net::size_socket_buffers(socket, config_.single_port ? single_port_socket_buffer : listener_socket_buffer);
     std::error_code ec;
     net::report_local_addresses(socket, ec);
     if (ec) throw std::system_error(ec, "IP_PKTINFO on the listening socket");
@@ -232,7 +247,7 @@ struct Server::Impl final : SessionHost {
     // Only a host with a transfer here is told (one that lost track of its port, e.g. behind a NAT that
     // changed it). This port is well known: answering anyone would reflect 24 bytes for each spoofed 4-byte
     // ACK at whatever address the spoofer names.
-    if (!running_per_client_.contains(from.client.address())) return;
+    if (admission_.running(client_key(from.client.address())) == 0) return;
     std::array<std::byte, 64> out{};
     const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, out);
     if (!size) return;
@@ -313,16 +328,39 @@ struct Server::Impl final : SessionHost {
     return {};
   }
 
-  bool admit(const Arrival& from, const std::string& file) {
-    const auto it = running_per_client_.find(from.client.address());
-    const std::size_t mine = it == running_per_client_.end() ? 0 : it->second;
-    if (sessions_.size() < config_.max_sessions && mine < config_.max_sessions_per_client) return true;
+  // A request that may open a session, and the session it takes the place of, if any.
+  struct Admitted {
+    std::optional<udp::endpoint> evict;
+  };
+
+  // The limits (admission.hpp); nullopt when the request was refused with "server busy".
+  std::optional<Admitted> admit(const Arrival& from, const std::string& file) {
+    const auto decision = admission_.decide(client_key(from.client.address()));
+    if (decision.verdict != Admission<udp::endpoint, asio::ip::address>::Verdict::busy) {
+      return Admitted{decision.evict};
+    }
     refuse(from, file, busy());
-    return false;
+    return std::nullopt;
+  }
+
+  // Ends the session a new request takes the place of: silently, since its client never answered.
+  void make_room(const Admitted& admitted, const Arrival& from) {
+    if (!admitted.evict) return;
+    const auto it = sessions_.find(*admitted.evict);
+    if (it == sessions_.end()) return;
+    const auto victim = it->second;
+    ++evictions_;
+    log_.write(LogEvent{LogLevel::info, "evicted", {}}
+                   .add("client", net::to_string(victim->client()))
+                   .add("file", victim->file())
+                   .add("for", net::to_string(from.client))
+                   .add_number("evictions", std::to_string(evictions_)));
+    victim->evict();
   }
 
   void serve_read(const Arrival& from, const Rrq& rrq) {
-    if (!admit(from, rrq.filename)) return;
+    const auto admitted = admit(from, rrq.filename);
+    if (!admitted) return;
     std::optional<Root> client_root;
     const Root* root = root_for(from, rrq.filename, client_root);
     if (root == nullptr) return;
@@ -341,7 +379,7 @@ struct Server::Impl final : SessionHost {
       refuse(from, rrq.filename, *answer.refusal);
       return;
     }
-    auto session = open_session(from, {from.client, rrq.filename, Direction::read, rrq.mode});
+    auto session = open_session(from, *admitted, {from.client, rrq.filename, Direction::read, rrq.mode});
     if (session) session->start_read(std::move(source), answer, transfer_);
   }
 
@@ -350,7 +388,8 @@ struct Server::Impl final : SessionHost {
       refuse(from, wrq.filename, Error{ErrorCode::access_violation, "uploads are disabled"});
       return;
     }
-    if (!admit(from, wrq.filename)) return;
+    const auto admitted = admit(from, wrq.filename);
+    if (!admitted) return;
     std::optional<Root> client_root;
     const Root* root = root_for(from, wrq.filename, client_root);
     if (root == nullptr) return;
@@ -382,14 +421,15 @@ struct Server::Impl final : SessionHost {
       refuse(from, wrq.filename, fileio::error_for(ec));
       return;
     }
-    auto session = open_session(from, {from.client, wrq.filename, Direction::write, wrq.mode});
+    auto session = open_session(from, *admitted, {from.client, wrq.filename, Direction::write, wrq.mode});
     if (session) {
       session->start_write(Upload{std::move(target.directory), std::move(file), wrq.mode, config_.policy.max_upload},
                            answer, transfer_);
     }
   }
 
-  std::shared_ptr<Session> open_session(const Arrival& from, SessionRequest request) {
+  std::shared_ptr<Session> open_session(const Arrival& from, const Admitted& admitted, SessionRequest request) {
+    make_room(admitted, from);
     if (config_.single_port) {
       return add_session(from.client, std::make_shared<Session>(SharedSocket{from.listener.socket, from.local}, std::move(request), *this,
                                                            config_.initial_resends));
@@ -407,7 +447,7 @@ struct Server::Impl final : SessionHost {
 
   std::shared_ptr<Session> add_session(const udp::endpoint& client, std::shared_ptr<Session> session) {
     sessions_.emplace(client, session);
-    ++running_per_client_[client.address()];
+    admission_.opened(client, client_key(client.address()));
     return session;
   }
 
@@ -468,15 +508,19 @@ struct Server::Impl final : SessionHost {
 
   // ---- SessionHost --------------------------------------------------------------------------------
 
+  void client_answered(Session& session) override { admission_.answered(session.client()); }
+
   void transfer_done(Session& session, const TransferRecord& record) override {
-    const auto it = running_per_client_.find(session.client().address());
-    if (it != running_per_client_.end() && --it->second == 0) running_per_client_.erase(it);
+    admission_.finished(session.client());
     log_.write(transfer_event(record));
   }
 
   void session_closed(Session& session) override {
     const auto it = sessions_.find(session.client());
-    if (it != sessions_.end() && it->second.get() == &session) sessions_.erase(it);
+    if (it != sessions_.end() && it->second.get() == &session) {
+      sessions_.erase(it);
+      admission_.closed(session.client());
+    }
     if (stopping_ && sessions_.empty()) stopped();
   }
 
@@ -537,7 +581,8 @@ struct Server::Impl final : SessionHost {
   TransferConfig transfer_;
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::map<udp::endpoint, std::shared_ptr<Session>> sessions_;
-  std::map<asio::ip::address, std::size_t> running_per_client_;
+  Admission<udp::endpoint, asio::ip::address> admission_;
+  std::uint64_t evictions_ = 0;
   unsigned next_port_ = 0;
   bool stopping_ = false;
   bool grace_armed_ = false;

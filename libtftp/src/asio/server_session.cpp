@@ -165,7 +165,7 @@ void Session::on_datagram(std::span<const std::byte> datagram) {
 
 void Session::from_client(std::span<const std::byte> datagram) {
   trace("recv", request_.client, datagram);
-  heard_ = true;
+  if (!std::exchange(heard_, true)) host_->client_answered(*this);
   machine([&](auto& m) { m.on_datagram(datagram, Clock::now()); });
   after_input();
 }
@@ -269,6 +269,13 @@ void Session::abort(const Error& error) {
   }
   machine([&](auto& m) { m.abort(error); });
   after_input();
+}
+
+void Session::evict() {
+  if (closed_) return;
+  done_ = true;
+  if (upload_) upload_->file.discard();
+  close();
 }
 
 void Session::close() {

@@ -38,6 +38,8 @@ class Session;
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
+  // The client sent this session its first datagram.
+  virtual void client_answered(Session& session) = 0;
   // The transfer's outcome is final (completed or failed); the session may still dally.
   virtual void transfer_done(Session& session, const TransferRecord& record) = 0;
   // The socket is closed: forget the session.
@@ -87,10 +89,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void catch_up();
 
   const asio::ip::udp::endpoint& client() const noexcept { return request_.client; }
+  const std::string& file() const noexcept { return request_.file; }
   // The outcome is not final yet (a dallying Receiver is no longer running).
   bool running() const noexcept { return !done_; }
   // Server shutdown: a running transfer is sent `error`; a finished one is closed.
   void abort(const Error& error);
+  // A new request takes this session's place (its client never answered): it ends without a word to the
+  // client and without a transfer line (the server logs the eviction), and an upload leaves nothing.
+  void evict();
   // Closes the socket and tells the host to forget the session.
   void close();
   // Closes without telling the host (the server is going away).

@@ -1,0 +1,134 @@
+// Floods do not lock real clients out (issue 17): at a session limit a new request takes the place of the
+// oldest session whose client never answered, and only established sessions make a request "server busy".
+// In-process server on loopback; the flood is real RRQs from real sockets that never answer.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server_harness.hpp"
+
+namespace tftp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// `count` RRQs for `name`, each from its own socket bound to one of `addresses` in turn; the sockets stay
+// open and never answer (a spoofer's victims, or clients that went away). Sent in bursts of 50, each once
+// the server has read the one before (its packet trace), so that the test counts evictions, not drops.
+std::vector<std::unique_ptr<RawPeer>> flood(ServerHarness& server, const std::vector<std::string>& addresses,
+                                            std::size_t count, const std::string& name) {
+  std::vector<std::unique_ptr<RawPeer>> silent;
+  for (std::size_t i = 0; i < count; ++i) {
+    silent.push_back(std::make_unique<RawPeer>(RawPeer::Route{addresses[i % addresses.size()], "127.0.0.1"}));
+    silent.back()->send(server.port(), Rrq{name, Mode::octet, {}});
+    if ((i + 1) % 50 == 0 || i + 1 == count) {
+      EXPECT_TRUE(server.wait_for_lines("packet=\"RRQ " + name + "\"", i + 1)) << "the server read fewer requests";
+    }
+  }
+  return silent;
+}
+
+std::size_t count_lines(ServerHarness& server, const std::string& part) {
+  std::size_t n = 0;
+  for (const auto& line : server.lines()) n += line.find(part) != std::string::npos ? 1U : 0U;
+  return n;
+}
+
+server::ServerConfig flood_config() {
+  auto config = test_config();
+  config.verbosity = server::Verbosity::verbose;  // the packet trace paces the flood
+  return config;
+}
+
+// 500 RRQs from one address that never ACK fill its 256 slots; a real client from the same address is
+// then served at once, and every eviction is in the log.
+TEST(Flood, NeverAnsweredRequestsFromOneAddressDoNotLockItsRealClientOut) {
+  auto config = flood_config();
+  ASSERT_EQ(config.max_sessions_per_client, 256U);
+  ServerHarness server(config);
+  const auto content = pattern_bytes(20000, 31);
+  write_file(server.root() / "f", content);
+  server.start();
+  const auto silent = flood(server, {"127.0.0.1"}, 500, "f");
+  ASSERT_TRUE(server.wait_for_log({"evicted", "evictions=244"}));
+  RawPeer client;
+  const auto got = download(client, server.port(), "f");
+  EXPECT_EQ(got.failure, "");
+  EXPECT_FALSE(got.error) << got.error->message;
+  EXPECT_EQ(got.bytes, content);
+  EXPECT_EQ(count_lines(server, "evicted"), 245U);
+  EXPECT_EQ(count_lines(server, "server busy"), 0U);
+}
+
+// 500 from 250 addresses (127.0.1.x) against an overall limit of 200: the oldest unanswered session of any
+// client makes room, so a real client is served.
+TEST(Flood, NeverAnsweredRequestsFromManyAddressesDoNotLockOthersOut) {
+  auto config = flood_config();
+  config.max_sessions = 200;
+  ServerHarness server(config);
+  const auto content = pattern_bytes(20000, 32);
+  write_file(server.root() / "f", content);
+  server.start();
+  std::vector<std::string> addresses;
+  for (int i = 1; i <= 250; ++i) addresses.push_back("127.0.1." + std::to_string(i));
+  const auto silent = flood(server, addresses, 500, "f");
+  ASSERT_TRUE(server.wait_for_log({"evicted", "evictions=300"}));
+  RawPeer client;
+  const auto got = download(client, server.port(), "f");
+  EXPECT_EQ(got.failure, "");
+  EXPECT_FALSE(got.error) << got.error->message;
+  EXPECT_EQ(got.bytes, content);
+  EXPECT_EQ(count_lines(server, "evicted"), 301U);
+}
+
+// Established transfers are never displaced: at the limit with every session answered, a request is busy.
+TEST(Flood, OnlyEstablishedSessionsInTheWayMakeARequestBusy) {
+  auto config = flood_config();
+  config.max_sessions = 2;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(5000, 33));
+  server.start();
+  RawPeer first;
+  RawPeer second;
+  for (const RawPeer* peer : {&first, &second}) {
+    peer->send(server.port(), Rrq{"f", Mode::octet, {}});
+    const auto data1 = peer->receive();
+    ASSERT_TRUE(data1);
+    peer->send(data1->port, Ack{1});  // answered: established
+    ASSERT_TRUE(peer->receive());     // DATA 2
+  }
+  RawPeer third;
+  third.send(server.port(), Rrq{"f", Mode::octet, {}});
+  const auto refused = third.receive();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->bytes, encoded(Error{ErrorCode::not_defined, "server busy"}));
+  EXPECT_EQ(count_lines(server, "evicted"), 0U);
+}
+
+// An evicted upload leaves nothing behind: its temporary file goes with it.
+TEST(Flood, AnEvictedUploadLeavesNothing) {
+  auto config = flood_config();
+  config.max_sessions = 1;
+  config.allow_create = true;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(700, 34));
+  server.start();
+  RawPeer uploader;
+  uploader.send(server.port(), Wrq{"up", Mode::octet, {}});
+  const auto ack0 = uploader.receive();
+  ASSERT_TRUE(ack0);
+  EXPECT_EQ(ack0->bytes, encoded(Ack{0}));
+  EXPECT_EQ(list_dir(server.root()).size(), 2U);  // f and the upload's temporary file
+  RawPeer reader;
+  const auto got = download(reader, server.port(), "f");
+  EXPECT_EQ(got.failure, "");
+  EXPECT_EQ(got.bytes, pattern_bytes(700, 34));
+  ASSERT_TRUE(server.wait_for_log({"evicted", "file=up"}));
+  EXPECT_EQ(list_dir(server.root()), std::vector<std::string>{"f"});
+  EXPECT_FALSE(uploader.receive(200ms));  // nothing more to the evicted client
+}
+
+}  // namespace
+}  // namespace tftp::test
