@@ -109,12 +109,15 @@ def timed(command, limit):
     return time.monotonic() - start, result.returncode, result.stderr.decode(errors="replace")[-300:]
 
 
-def one_transfer(args, server, client, port, root, work, op, block, window, name):
+def one_transfer(args, server, client, port, root, work, op, block, window, name, host="127.0.0.1", netns=None):
     local = os.path.join(work, "local-" + name) if op == "get" else os.path.join(root, name)
     remote = name if op == "get" else f"up-{client}-{server}-{name}"
-    command = interop.client_command(client, args, op, "127.0.0.1", port, remote, local,
+    # Our client asks for a window of 8 unless told: lock-step cells say window 1 to it.
+    command = interop.client_command(client, args, op, host, port, remote, local,
                                      block if not (client == "tftp-hpa") else None,
-                                     window if window > 1 else None)
+                                     window if window > 1 or client == "ours" else None)
+    if netns:
+        command = ["ip", "netns", "exec", netns] + command
     seconds, code, err = timed(command, args.limit)
     target = local if op == "get" else os.path.join(root, remote)
     ok = code == 0 and os.path.exists(target) and os.path.getsize(target) == os.path.getsize(os.path.join(root, name))
@@ -191,6 +194,49 @@ def concurrency(args, root, work, count):
     return rows
 
 
+# (block size, window) under loss, and the pairs that run them: ours/ours against each peer's own pair.
+LOSSY_RATES = [0.01, 0.05]
+LOSSY_CONFIGS = [(512, 1), (1428, 1), (1428, 8)]
+LOSSY_PAIRS = [("ours", "ours"), ("tftpd-hpa", "tftp-hpa"), ("atftpd", "atftp")]
+
+
+def lossy(args, root, work, size):
+    """results[(rate, block, window, op, server, client)] = list of seconds (None: failed or over the limit).
+    Both ends in a network namespace whose loopback drops each UDP datagram with probability `rate`
+    (iptables statistic, as the interop loss tests)."""
+    results = {}
+    host = "10.254.254.1"
+    for rate in LOSSY_RATES:
+        with interop.lossy_namespace(rate) as netns:
+            ports = {}
+            with contextlib.ExitStack() as stack:
+                for server, _ in LOSSY_PAIRS:
+                    if not interop.peer_available(server):
+                        print(f"skip {server}: not installed")
+                        continue
+                    port = interop.free_udp_port()
+                    args.retries = None
+                    stack.enter_context(interop.running(interop.server_command(server, args, root, host, port), host,
+                                                        port, netns))
+                    ports[server] = port
+                for round_ in range(args.rounds):
+                    for block, window in LOSSY_CONFIGS:
+                        for server, client in LOSSY_PAIRS:
+                            if server not in ports or not interop.peer_available(client):
+                                continue
+                            for op in ("get", "put"):
+                                if not speaks(client, server, block, window, op):
+                                    continue
+                                seconds, err = one_transfer(args, server, client, ports[server], root, work, op, block,
+                                                            window, "lossy.bin", host, netns)
+                                results.setdefault((rate, block, window, op, server, client), []).append(seconds)
+                                shown = "failed: " + err.strip().replace("\n", " ") if seconds is None else \
+                                    f"{seconds:6.2f} s"
+                                print(f"loss {rate:.0%} round {round_ + 1} {server:>9} <- {client:<8} {op} "
+                                      f"{block:>5}/{window:<2} {shown}", flush=True)
+    return results
+
+
 def udp_ceiling(args):
     output = subprocess.run([args.udp_ceiling, "2"], capture_output=True, text=True, timeout=60).stdout
     return float(output.split()[1])
@@ -198,6 +244,7 @@ def udp_ceiling(args):
 
 THROUGHPUT = "## Throughput"
 CONCURRENCY = "## Concurrent"
+LOSSY = "## Lossy link"
 
 
 def kept_section(path, heading):
@@ -211,7 +258,42 @@ def kept_section(path, heading):
     return []
 
 
-def report(args, size, results, conc, ceiling):
+def lossy_lines(args, lossy_size, lossy_results, now):
+    if lossy_results is None:
+        return kept_section(args.output, LOSSY) + [""]
+    lines = [f"{LOSSY}: seconds for {lossy_size // MIB} MiB (median) and the ratio of the best peer pair's time to "
+             "ours", "",
+             f"Measured {now}: both ends in a network namespace that drops each UDP datagram with the given "
+             f"probability, {args.rounds} interleaved rounds, medians; a run over {args.limit:.0f} s counts as "
+             "failed. Ratio above 1: ours is faster.", "",
+             "| loss | blksize/window | op | ours/ours | tftpd-hpa/tftp-hpa | atftpd/atftp | ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for rate in LOSSY_RATES:
+        for block, window in LOSSY_CONFIGS:
+            for op in ("get", "put"):
+                cells = {}
+                for server, client in LOSSY_PAIRS:
+                    runs = lossy_results.get((rate, block, window, op, server, client))
+                    if runs is None:
+                        continue
+                    good = [r for r in runs if r is not None]
+                    cells[server] = statistics.median(good) if len(good) == len(runs) else None
+                if not cells:
+                    continue
+                ours = cells.get("ours")
+                peers = [v for k, v in cells.items() if k != "ours" and v is not None]
+                ratio = f"{min(peers) / ours:.1f}x" if ours and peers else "-"
+
+                def shown(server):
+                    if server not in cells:
+                        return "-"
+                    return "fail" if cells[server] is None else f"{cells[server]:.2f}"
+                lines.append(f"| {rate:.0%} | {block}/{window} | {op} | {shown('ours')} | {shown('tftpd-hpa')} | "
+                             f"{shown('atftpd')} | {ratio} |")
+    return lines + [""]
+
+
+def report(args, size, results, conc, ceiling, lossy_size=None, lossy_results=None):
     now = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     lines = [f"# Benchmark results", "",
              f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}",
@@ -255,6 +337,7 @@ def report(args, size, results, conc, ceiling):
         for server, count, good, mbs, cpu, per_block, rss, _ in conc:
             lines.append(f"| {server} | {count} | {good} | {mbs:.1f} | {cpu:.2f} | {per_block:.2f} | {rss} |")
         lines.append("")
+    lines += lossy_lines(args, lossy_size, lossy_results, now)
     text = "\n".join(lines)
     print(text)
     with open(args.output, "w") as f:
@@ -270,8 +353,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--skip-concurrency", action="store_true")
-    parser.add_argument("--only", choices=["throughput", "concurrency"],
-                        help="measure one section; the other is kept from the existing --output file")
+    parser.add_argument("--skip-lossy", action="store_true")
+    parser.add_argument("--lossy-size-mib", type=int, default=1)
+    parser.add_argument("--only", choices=["throughput", "concurrency", "lossy"],
+                        help="measure one section; the others are kept from the existing --output file")
     parser.add_argument("--limit", type=float, default=120, help="seconds before one transfer counts as stalled")
     args = parser.parse_args()
     size = args.size_mib * MIB
@@ -287,11 +372,18 @@ def main():
                 f.write(os.urandom(MIB))
         with open(os.path.join(root, "small.bin"), "wb") as f:
             f.write(os.urandom(4 * MIB))
+        lossy_size = args.lossy_size_mib * MIB
+        with open(os.path.join(root, "lossy.bin"), "wb") as f:
+            f.write(os.urandom(lossy_size))
         ceiling = udp_ceiling(args)
-        results = None if args.only == "concurrency" else throughput(args, root, work, size)
-        conc = [] if args.skip_concurrency else None if args.only == "throughput" else \
-            concurrency(args, root, work, 50) + concurrency(args, root, work, 200)
-        report(args, size, results, conc, ceiling)
+        only = args.only
+        results = throughput(args, root, work, size) if only in (None, "throughput") else None
+        conc = [] if args.skip_concurrency and only is None else \
+            concurrency(args, root, work, 50) + concurrency(args, root, work, 200) if only in (None, "concurrency") \
+            else None
+        measure_lossy = only == "lossy" or (only is None and not args.skip_lossy)
+        lossy_results = lossy(args, root, work, lossy_size) if measure_lossy else None  # None: kept as it was
+        report(args, size, results, conc, ceiling, lossy_size, lossy_results)
 
 
 if __name__ == "__main__":

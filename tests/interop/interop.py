@@ -235,6 +235,12 @@ def transfer(matrix, name, args, client, op, host, port, root, work, source_name
                                 netns, limit)
     want = expected if expected is not None else sha256(source)
     got = sha256(target) if os.path.exists(target) else None
+    # atftpd and tftpd-hpa send the final ACK before they close the file: after an upload the target may
+    # still be growing for a moment. A bounded wait for the file to settle, not for a time to pass.
+    deadline = time.monotonic() + 2.0
+    while op == "put" and code == 0 and got != want and time.monotonic() < deadline:
+        time.sleep(0.02)
+        got = sha256(target) if os.path.exists(target) else None
     ok = code == 0 and got == want
     detail = f"{seconds:.2f}s" if ok else f"exit {code}, hash {'missing' if got is None else 'differs' if got != want else 'ok'}: {stderr[-300:]}"
     matrix.check(name, ok, detail)

@@ -65,7 +65,8 @@ Outcome classify(const tftp::Outcome& machine, const Target& target, const Setti
     }
     case errc::timed_out:
       return failure(Exit::timed_out,
-                     fmt::format("no answer from {} (timeout {} ms, {} retries)", server_name(target),
+                     fmt::format("no answer from {} for {:.1f} s (the give-up time of timeout {} ms, {} retries)",
+                                 server_name(target), std::chrono::duration<double>(give_up_after(settings)).count(),
                                  settings.timeout.count(), settings.retries));
     case errc::option_not_requested:
     case errc::option_out_of_range:
