@@ -38,6 +38,7 @@ struct Cli {
   std::string log_format = "text";
   std::vector<std::string> refuse;
   double timeout_s = 1.0;
+  unsigned timeout_max_s = 10;
   double grace_s = 3.0;
   bool verbose = false;
   bool quiet = false;
@@ -56,9 +57,11 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_option("--max-upload", cli.max_upload, "largest upload, e.g. 10M, 2G (larger: ERROR 3, nothing kept)")
       ->check(form(parse_size, "a size like 4096, 512K, 10M, 2G"));
   app.add_option("--blksize-max", cli.blksize_max,
-                 "largest block size granted (RFC 2348): 8-65464, or mtu (what fits the interface's MTU)")
+                 "largest block size granted (RFC 2348): 8-65464, or mtu (what fits the interface's MTU); "
+                 "with --single-port the default is mtu")
       ->check(form(parse_block_size_max, "8-65464 or mtu"))->capture_default_str();
-  app.add_option("--windowsize-max", c.policy.max_window_size, "largest window granted (RFC 7440)")
+  app.add_option("--windowsize-max", c.policy.max_window_size,
+                 "largest window granted (RFC 7440); with --single-port the default is 8")
       ->check(CLI::Range(1, 65535))->capture_default_str();
   app.add_option("--refuse", cli.refuse,
                  "never grant this option, repeatable: blksize, tsize, timeout, windowsize (tftpd-hpa -r)")
@@ -66,14 +69,19 @@ void add_options(CLI::App& app, Cli& cli) {
       ->allow_extra_args(false);
   app.add_option("--timeout", cli.timeout_s, "first retransmission timeout in seconds, then measured; a client's RFC 2349 timeout is used as is (0.01-255)")
       ->check(CLI::Range(0.01, 255.0))->capture_default_str();
+  app.add_option("--timeout-max", cli.timeout_max_s,
+                 "largest timeout a client may ask for (RFC 2349 timeout option, 1-255); above it the option is ignored")
+      ->check(CLI::Range(1, 255))->capture_default_str();
   app.add_option("--unanswered-resends", c.initial_resends,
-                 "resends of the first packet while the client has not answered at all (bounds reflection)")
+                 "resends of a packet while the client has not shown it receives what is sent (bounds reflection)")
       ->check(CLI::Range(0, 100))->capture_default_str();
   app.add_option("--retries", c.retries, "a transfer is given up when its client was silent for 1 + N waits, from --timeout doubling up to 8 s")
       ->check(CLI::Range(0, 100))->capture_default_str();
-  app.add_option("--max-sessions", c.max_sessions, "transfers at once; beyond: ERROR 0 \"server busy\"")
+  app.add_option("--max-sessions", c.max_sessions,
+                 "sessions at once; at the limit the oldest never-answered one makes room, else ERROR 0 \"server busy\"")
       ->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--max-sessions-per-client", c.max_sessions_per_client, "transfers at once from one IP address")
+  app.add_option("--max-sessions-per-client", c.max_sessions_per_client,
+                 "running transfers from one IPv4 address or IPv6 /64 (loopback exempt); raise it behind a NAT")
       ->check(CLI::Range(1, 100000))->capture_default_str();
   auto* port_range =
       app.add_option("--port-range", cli.port_range, "LO:HI, the UDP ports transfers answer from (for firewalls)")
@@ -96,8 +104,13 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 }
 
-ServerConfig finish(Cli& cli) {
+ServerConfig finish(Cli& cli, const CLI::App& app) {
   auto config = std::move(cli.config);
+  // Single-port: the well-known port makes ACKs easy to forge, so the defaults draw less per forged ACK.
+  if (config.single_port && app.get_option("--blksize-max")->count() == 0) cli.blksize_max = "mtu";
+  if (config.single_port && app.get_option("--windowsize-max")->count() == 0) {
+    config.policy.max_window_size = single_port_window_max;
+  }
   for (const auto& text : cli.listen) config.listen.push_back(*parse_listen_address(text));
   if (!cli.max_upload.empty()) config.policy.max_upload = parse_size(cli.max_upload);
   if (!cli.port_range.empty()) config.port_range = parse_port_range(cli.port_range);
@@ -108,6 +121,7 @@ ServerConfig finish(Cli& cli) {
   config.umask = *parse_umask(cli.umask);
   for (const auto& option : cli.refuse) refuse_option(config.policy.refused, option);
   config.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
+  config.policy.max_timeout_s = static_cast<std::uint8_t>(cli.timeout_max_s);
   config.grace = std::chrono::milliseconds(std::lround(cli.grace_s * 1000));
   config.verbosity = cli.verbose ? Verbosity::verbose : cli.quiet ? Verbosity::quiet : Verbosity::normal;
   config.log_format = cli.log_format == "json" ? LogFormat::json : LogFormat::text;
@@ -137,7 +151,7 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : 2;
   }
   try {
-    return run_server(finish(cli));
+    return run_server(finish(cli, app));
   } catch (const std::exception& e) {
     fmt::print(stderr, "tftp-server: {}\n", e.what());
     return 1;

@@ -46,6 +46,7 @@ class Category final : public std::error_category {
       case errc::local_io_error: return "local I/O error";
       case errc::aborted: return "aborted";
       case errc::options_declined: return "client declined options";
+      case errc::unanswered: return "no answer from the client";
     }
     return "unknown tftp error";
   }

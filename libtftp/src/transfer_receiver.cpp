@@ -1,5 +1,6 @@
 // The Receiver: serves a WRQ or performs a client RRQ. All transitions are in Receiver::step.
 #include <chrono>
+#include <utility>
 
 #include "tftp/transfer.hpp"
 #include "transfer_input.hpp"
@@ -16,7 +17,9 @@ Receiver Receiver::serve_write(const ServerAnswer& answer, BlockSink& sink, cons
                                TimePoint now) {
   Receiver receiver(sink, config, now);
   receiver.negotiated_ = answer.negotiated;
-  if (answer.negotiated.timeout_s) receiver.timer_.fix(std::chrono::seconds(*answer.negotiated.timeout_s));
+  receiver.proven_ = false;
+  // The client's timeout applies once it has sent DATA: a forged request keeps the server's own.
+  if (answer.negotiated.timeout_s) receiver.held_timeout_ = std::chrono::seconds(*answer.negotiated.timeout_s);
   if (answer.refusal) {
     receiver.fail(errc::aborted, *answer.refusal);
   } else if (!answer.oack.empty()) {
@@ -189,6 +192,10 @@ void Receiver::deliver(std::span<const std::byte> payload) {
   ++counters_.blocks;
   counters_.bytes += payload.size();
   gap_acked_ = false;
+  if (!proven_) {
+    proven_ = true;  // the first DATA: the client receives what this machine sends (TransferConfig, Reach)
+    if (held_timeout_) timer_.fix(*std::exchange(held_timeout_, std::nullopt));
+  }
   timer_.progress(now_);
   timer_.finish_sample(now_);
   if (payload.size() < negotiated_.block_size) {
@@ -208,6 +215,10 @@ void Receiver::deliver(std::span<const std::byte> payload) {
 
 bool Receiver::retry() {
   ++counters_.timeouts;
+  if (!proven_ && config_.unanswered_resends && timer_.retries() >= *config_.unanswered_resends) {
+    fail(errc::unanswered, std::nullopt);
+    return false;
+  }
   if (!timer_.take_retry(now_)) {
     fail(errc::timed_out, std::nullopt);  // the peer is gone or unreachable: nobody to tell
     return false;

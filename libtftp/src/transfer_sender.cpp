@@ -1,6 +1,7 @@
 // The Sender: serves an RRQ or performs a client WRQ. All transitions are in Sender::step.
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "tftp/transfer.hpp"
 #include "transfer_input.hpp"
@@ -17,7 +18,9 @@ Sender Sender::serve_read(const ServerAnswer& answer, BlockSource& source, const
                           TimePoint now) {
   Sender sender(source, config, now);
   sender.negotiated_ = answer.negotiated;
-  if (answer.negotiated.timeout_s) sender.timer_.fix(std::chrono::seconds(*answer.negotiated.timeout_s));
+  sender.proven_ = false;
+  // The client's timeout applies once it has answered the OACK: a forged request keeps the server's own.
+  if (answer.negotiated.timeout_s) sender.held_timeout_ = std::chrono::seconds(*answer.negotiated.timeout_s);
   if (answer.refusal) {
     sender.fail(errc::aborted, *answer.refusal);
   } else if (!answer.oack.empty()) {
@@ -88,6 +91,7 @@ void Sender::step(const TransferInput& input) {
         case InputKind::ack:
           if (input.block != 0) return;
           timer_.finish_sample(now_);
+          if (held_timeout_) timer_.fix(*std::exchange(held_timeout_, std::nullopt));
           start_data();
           return;
         case InputKind::timeout:
@@ -129,8 +133,19 @@ void Sender::end_on(const TransferInput& input) {
 void Sender::start_data() {
   state_ = State::sending;
   base_ = next_ = sent_end_ = 0;
+  const std::uint64_t window = negotiated_.window_size;
+  const std::uint64_t capped =
+      config_.first_window_bytes ? std::max<std::uint64_t>(1, *config_.first_window_bytes / negotiated_.block_size)
+                                 : window;
+  first_window_ = std::min(window, capped);
+  if (!proven_) cwnd_ = first_window_;
   timer_.progress(now_);
   timer_.arm(now_);
+}
+
+// An ACK of DATA beyond the first window: the client receives what is sent (TransferConfig, Reach).
+void Sender::prove() {
+  proven_ = true;
 }
 
 void Sender::handle_ack(std::uint16_t block) {
@@ -143,6 +158,11 @@ void Sender::handle_ack(std::uint16_t block) {
   base_ = acked + 1;
   source_->release(base_);
   timer_.progress(now_);
+  if (!proven_ && acked >= first_window_) prove();
+  // Slow start: every block sent was acknowledged, so the next window may be twice as large.
+  if (proven_ && base_ == sent_end_ && cwnd_ < negotiated_.window_size) {
+    cwnd_ = std::min<std::uint64_t>(cwnd_ * 2, negotiated_.window_size);
+  }
   if (sampled_ && *sampled_ <= acked) {
     timer_.finish_sample(now_);
     sampled_.reset();
@@ -160,6 +180,10 @@ void Sender::handle_ack(std::uint16_t block) {
 
 bool Sender::retry() {
   ++counters_.timeouts;
+  if (!proven_ && config_.unanswered_resends && timer_.retries() >= *config_.unanswered_resends) {
+    fail(errc::unanswered, std::nullopt);  // a forged request, or a client gone: stop drawing on the victim
+    return false;
+  }
   if (!timer_.take_retry(now_)) {
     fail(errc::timed_out, std::nullopt);  // nothing sent: the peer is gone or unreachable (as tftp-hpa)
     return false;
@@ -231,7 +255,7 @@ std::optional<std::size_t> Sender::transmit_control(std::span<std::byte> out) {
 }
 
 std::uint64_t Sender::send_end() const noexcept {
-  const std::uint64_t window_end = base_ + negotiated_.window_size;
+  const std::uint64_t window_end = base_ + window();
   return last_ ? std::min(window_end, *last_ + 1) : window_end;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "netns.hpp"
 #include "server_harness.hpp"
 
 namespace tftp::test {
@@ -18,10 +19,10 @@ using namespace std::chrono_literals;
 // open and never answer (a spoofer's victims, or clients that went away). Sent in bursts of 50, each once
 // the server has read the one before (its packet trace), so that the test counts evictions, not drops.
 std::vector<std::unique_ptr<RawPeer>> flood(ServerHarness& server, const std::vector<std::string>& addresses,
-                                            std::size_t count, const std::string& name) {
+                                            std::size_t count, const std::string& name, const std::string& to) {
   std::vector<std::unique_ptr<RawPeer>> silent;
   for (std::size_t i = 0; i < count; ++i) {
-    silent.push_back(std::make_unique<RawPeer>(RawPeer::Route{addresses[i % addresses.size()], "127.0.0.1"}));
+    silent.push_back(std::make_unique<RawPeer>(RawPeer::Route{addresses[i % addresses.size()], to}));
     silent.back()->send(server.port(), Rrq{name, Mode::octet, {}});
     if ((i + 1) % 50 == 0 || i + 1 == count) {
       EXPECT_TRUE(server.wait_for_lines("packet=\"RRQ " + name + "\"", i + 1)) << "the server read fewer requests";
@@ -42,24 +43,86 @@ server::ServerConfig flood_config() {
   return config;
 }
 
-// 500 RRQs from one address that never ACK fill its 256 slots; a real client from the same address is
-// then served at once, and every eviction is in the log.
+// 500 RRQs from one address that never ACK, against an overall limit of 200: a real client from the same
+// address is then served at once, and every eviction is in the log. (Loopback clients count only against
+// the overall limit; the per-client limit is shown from a non-loopback address below.)
 TEST(Flood, NeverAnsweredRequestsFromOneAddressDoNotLockItsRealClientOut) {
   auto config = flood_config();
-  ASSERT_EQ(config.max_sessions_per_client, 256U);
+  config.max_sessions = 200;
   ServerHarness server(config);
   const auto content = pattern_bytes(20000, 31);
   write_file(server.root() / "f", content);
   server.start();
-  const auto silent = flood(server, {"127.0.0.1"}, 500, "f");
-  ASSERT_TRUE(server.wait_for_log({"evicted", "evictions=244"}));
+  const auto silent = flood(server, {"127.0.0.1"}, 500, "f", "127.0.0.1");
+  ASSERT_TRUE(server.wait_for_log({"evicted", "evictions=300"}));
   RawPeer client;
   const auto got = download(client, server.port(), "f");
   EXPECT_EQ(got.failure, "");
   EXPECT_FALSE(got.error) << got.error->message;
   EXPECT_EQ(got.bytes, content);
-  EXPECT_EQ(count_lines(server, "evicted"), 245U);
+  EXPECT_EQ(count_lines(server, "evicted"), 301U);
   EXPECT_EQ(count_lines(server, "server busy"), 0U);
+}
+
+// The per-client limit (8 by default) from a non-loopback address: a namespace whose lo also holds 10.9.0.1
+// (the server), .2 (the flooding address) and .3 (a neighbour).
+TEST(Flood, AtThePerClientLimitAFloodDisplacesOnlyItsOwnSessions) {
+  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  TestNamespace netns("flood");
+  ASSERT_TRUE(netns.created() && netns.run("ip addr add 10.9.0.1/24 dev lo && ip addr add 10.9.0.2/24 dev lo && "
+                                           "ip addr add 10.9.0.3/24 dev lo"));
+  auto config = flood_config();
+  ASSERT_EQ(config.max_sessions_per_client, 8U);
+  config.listen = {server::ListenAddress{"10.9.0.1", 0}};
+  ServerHarness server(config);
+  const auto content = pattern_bytes(20000, 35);
+  write_file(server.root() / "f", content);
+  InNamespace inside(netns.path());
+  ASSERT_TRUE(inside.entered());
+  server.start();
+  // The neighbour's transfer is under way (established) before the flood.
+  RawPeer neighbour(RawPeer::Route{"10.9.0.3", "10.9.0.1"});
+  neighbour.send(server.port(), Rrq{"f", Mode::octet, {}});
+  const auto data1 = neighbour.receive();
+  ASSERT_TRUE(data1);
+  neighbour.send(data1->port, Ack{1});
+  ASSERT_TRUE(neighbour.receive());
+  neighbour.send(data1->port, Ack{2});
+  ASSERT_TRUE(neighbour.receive());
+  const auto silent = flood(server, {"10.9.0.2"}, 500, "f", "10.9.0.1");
+  ASSERT_TRUE(server.wait_for_log({"evicted", "evictions=492"}));
+  RawPeer client(RawPeer::Route{"10.9.0.2", "10.9.0.1"});
+  const auto got = download(client, server.port(), "f");
+  EXPECT_EQ(got.failure, "");
+  EXPECT_FALSE(got.error) << got.error->message;
+  EXPECT_EQ(got.bytes, content);
+  EXPECT_EQ(count_lines(server, "evicted"), 493U);
+  for (const auto& line : server.lines()) {
+    if (line.find("evicted") == std::string::npos) continue;
+    EXPECT_NE(line.find("client=10.9.0.2:"), std::string::npos) << line;
+  }
+  // The neighbour's session was never in the way.
+  neighbour.send(data1->port, Ack{3});
+  const auto data4 = neighbour.receive();
+  ASSERT_TRUE(data4);
+  EXPECT_EQ(std::get<Data>(data4->packet()).block, 4U);
+}
+
+// Loopback clients are this host's own programs: only the overall limit holds them.
+TEST(Flood, LoopbackClientsAreNotHeldToThePerClientLimit) {
+  auto config = flood_config();
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(5000, 36));
+  server.start();
+  std::vector<std::unique_ptr<RawPeer>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<RawPeer>());
+    clients.back()->send(server.port(), Rrq{"f", Mode::octet, {}});
+    const auto first = clients.back()->receive();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(std::get<Data>(first->packet()).block, 1U) << "client " << i;
+  }
+  EXPECT_EQ(count_lines(server, "evicted"), 0U);
 }
 
 // 500 from 250 addresses (127.0.1.x) against an overall limit of 200: the oldest unanswered session of any
@@ -73,7 +136,7 @@ TEST(Flood, NeverAnsweredRequestsFromManyAddressesDoNotLockOthersOut) {
   server.start();
   std::vector<std::string> addresses;
   for (int i = 1; i <= 250; ++i) addresses.push_back("127.0.1." + std::to_string(i));
-  const auto silent = flood(server, addresses, 500, "f");
+  const auto silent = flood(server, addresses, 500, "f", "127.0.0.1");
   ASSERT_TRUE(server.wait_for_log({"evicted", "evictions=300"}));
   RawPeer client;
   const auto got = download(client, server.port(), "f");
@@ -96,8 +159,10 @@ TEST(Flood, OnlyEstablishedSessionsInTheWayMakeARequestBusy) {
     peer->send(server.port(), Rrq{"f", Mode::octet, {}});
     const auto data1 = peer->receive();
     ASSERT_TRUE(data1);
-    peer->send(data1->port, Ack{1});  // answered: established
+    peer->send(data1->port, Ack{1});
     ASSERT_TRUE(peer->receive());     // DATA 2
+    peer->send(data1->port, Ack{2});  // beyond the first window: established
+    ASSERT_TRUE(peer->receive());     // DATA 3
   }
   RawPeer third;
   third.send(server.port(), Rrq{"f", Mode::octet, {}});

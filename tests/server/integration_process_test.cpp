@@ -217,6 +217,24 @@ TEST(Program, UserDropsPrivilegesAfterBinding) {
   EXPECT_EQ(server.wait(), 0);
 }
 
+// In single-port mode (a well-known port: ACKs are easy to forge) the defaults draw less per ACK: window 8
+// and --blksize-max mtu unless given (issue 18); given, they hold.
+TEST(Program, SinglePortDefaultsAreConservative) {
+  TempDir dir;
+  write_file(dir.path() / "f", pattern_bytes(100000, 42));
+  ServerProcess conservative({"--listen", "127.0.0.1:0", "--single-port", dir.path().string()});
+  RawPeer peer;
+  const auto got = download(peer, conservative.port(), "f", {{"windowsize", "64"}, {"blksize", "65464"}});
+  ASSERT_TRUE(got.oack);
+  // lo's MTU is 65536 here: mtu allows 65464 still; the window is what shrinks.
+  EXPECT_EQ(got.oack->options, (OptionList{{"windowsize", "8"}, {"blksize", "65464"}}));
+  EXPECT_EQ(got.bytes, pattern_bytes(100000, 42));
+  ServerProcess told({"--listen", "127.0.0.1:0", "--single-port", "--windowsize-max", "32", dir.path().string()});
+  const auto wide = download(peer, told.port(), "f", {{"windowsize", "64"}});
+  ASSERT_TRUE(wide.oack);
+  EXPECT_EQ(wide.oack->options, (OptionList{{"windowsize", "32"}}));
+}
+
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------
 
 TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
 
+#include "netns.hpp"
 #include "server_harness.hpp"
 
 namespace tftp::test {
@@ -259,67 +263,99 @@ TEST(Retries, RetransmissionsStopAtTheLimit) {
   auto data1 = client.receive();
   ASSERT_TRUE(data1);
   client.send(data1->port, Ack{1});
+  ASSERT_TRUE(client.receive());
+  client.send(data1->port, Ack{2});  // beyond the first window: the client is proven, patience applies
   ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "timed out"}));
-  std::size_t data2 = 0;
-  for (const auto& datagram : drain(client)) data2 += std::get<Data>(datagram.packet()).block == 2 ? 1U : 0U;
-  EXPECT_EQ(data2, 1U + 3U);
+  std::size_t data3 = 0;
+  for (const auto& datagram : drain(client)) data3 += std::get<Data>(datagram.packet()).block == 3 ? 1U : 0U;
+  EXPECT_EQ(data3, 1U + 3U);
 }
 
 TEST(Limits, BeyondMaxSessionsTheAnswerIsServerBusy) {
   auto config = test_config();
   config.max_sessions = 1;
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(700));
+  write_file(server.root() / "f", pattern_bytes(1200));
   server.start();
   RawPeer first;
   first.send(server.port(), Rrq{"f", Mode::octet, {}});
   auto data1 = first.receive();
   ASSERT_TRUE(data1);
-  first.send(data1->port, Ack{1});  // answered: established, so it is not displaced (see Flood.*)
+  first.send(data1->port, Ack{1});
+  ASSERT_TRUE(first.receive());
+  first.send(data1->port, Ack{2});  // beyond the first window: established, so not displaced (see Flood.*)
   ASSERT_TRUE(first.receive());
   RawPeer second;
   const auto busy = refusal(second, server.port(), Rrq{"f", Mode::octet, {}});
   EXPECT_EQ(busy, (Error{ErrorCode::not_defined, "server busy"}));
-  first.send(data1->port, Ack{2});
+  first.send(data1->port, Ack{3});
   ASSERT_TRUE(server.wait_for_log({"transfer", "file=f", "result=ok"}));
   const auto got = download(second, server.port(), "f");  // a slot is free again
   EXPECT_EQ(got.failure, "");
-  EXPECT_EQ(got.bytes.size(), 700U);
+  EXPECT_EQ(got.bytes.size(), 1200U);
 }
 
-TEST(Limits, BeyondMaxSessionsPerClientTheAnswerIsServerBusy) {
-  auto config = test_config();
-  config.max_sessions_per_client = 1;
-  config.allow_create = true;
-  ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(700));
-  server.start();
-  RawPeer first;
+// The per-client limit holds remote hosts (loopback clients are exempt): run from 10.9.0.x in a namespace.
+class RemoteLimits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    hosts_.emplace();
+    ASSERT_TRUE(hosts_->ready());
+  }
+  server::ServerConfig config() const {
+    auto config = test_config();
+    config.listen = {server::ListenAddress{RemoteHosts::address(1), 0}};
+    config.max_sessions_per_client = 1;
+    config.allow_create = true;
+    return config;
+  }
+  // Starts the server and makes the peers inside the namespace.
+  void start(ServerHarness& server) {
+    InNamespace inside(hosts_->netns().path());
+    ASSERT_TRUE(inside.entered());
+    server.start();
+    for (int n : {2, 3}) peers_.push_back(std::make_unique<RawPeer>(RawPeer::Route{RemoteHosts::address(n), RemoteHosts::address(1)}));
+    peers_.push_back(std::make_unique<RawPeer>(RawPeer::Route{RemoteHosts::address(2), RemoteHosts::address(1)}));
+  }
+  // 0 and 2: two ports of 10.9.0.2; 1: 10.9.0.3.
+  const RawPeer& peer(std::size_t i) const { return *peers_.at(i); }
+
+  std::optional<RemoteHosts> hosts_;
+  std::vector<std::unique_ptr<RawPeer>> peers_;
+};
+
+TEST_F(RemoteLimits, BeyondMaxSessionsPerClientTheAnswerIsServerBusy) {
+  ServerHarness server(config());
+  write_file(server.root() / "f", pattern_bytes(1200));
+  start(server);
+  const RawPeer& first = peer(0);
   first.send(server.port(), Rrq{"f", Mode::octet, {}});
   const auto data1 = first.receive();
   ASSERT_TRUE(data1);
-  first.send(data1->port, Ack{1});  // established
+  first.send(data1->port, Ack{1});
   ASSERT_TRUE(first.receive());
-  RawPeer second;  // another port of the same address
-  EXPECT_EQ(refusal(second, server.port(), Rrq{"f", Mode::octet, {}}), (Error{ErrorCode::not_defined, "server busy"}));
+  first.send(data1->port, Ack{2});  // established
+  ASSERT_TRUE(first.receive());     // DATA 3: the session has read ACK 2
+  // Another port of the same address is busy; another address is not.
+  EXPECT_EQ(refusal(peer(2), server.port(), Rrq{"f", Mode::octet, {}}), (Error{ErrorCode::not_defined, "server busy"}));
+  const auto other = download(peer(1), server.port(), "f");
+  EXPECT_EQ(other.failure, "");
+  EXPECT_EQ(other.bytes.size(), 1200U);
 }
 
-TEST(Limits, ADallyingUploadDoesNotCountAgainstItsClient) {
-  auto config = test_config();
-  config.max_sessions_per_client = 1;
-  config.allow_create = true;
-  ServerHarness server(config);
+TEST_F(RemoteLimits, ADallyingUploadDoesNotCountAgainstItsClient) {
+  ServerHarness server(config());
   write_file(server.root() / "f", pattern_bytes(10));
-  server.start();
-  RawPeer uploader;
+  start(server);
+  const RawPeer& uploader = peer(0);
   uploader.send(server.port(), Wrq{"u", Mode::octet, {}});
   auto ack0 = uploader.receive();
   ASSERT_TRUE(ack0);
   uploader.send(ack0->port, Data{1, pattern_bytes(5)});
   ASSERT_TRUE(uploader.receive());  // the final ACK: the upload is complete and its session dallies
   ASSERT_TRUE(server.wait_for_log({"transfer", "file=u", "result=ok"}));
-  RawPeer other;
-  const auto got = download(other, server.port(), "f");
+  const auto got = download(peer(2), server.port(), "f");  // the same address, another port
   EXPECT_EQ(got.failure, "");
   EXPECT_FALSE(got.error);
 }

@@ -43,6 +43,26 @@ class TestNamespace {
   bool created_ = false;
 };
 
+// A namespace whose loopback also holds 10.9.0.1 (for the server) to 10.9.0.9, and fd00:9::1 to ::9 in one
+// /64: addresses outside 127/8 and ::1, so the server counts clients there as remote hosts (its per-client
+// limit holds them; loopback is exempt).
+class RemoteHosts {
+ public:
+  RemoteHosts() : netns_("hosts") {
+    ready_ = netns_.created() &&
+             netns_.run("for i in 1 2 3 4 5 6 7 8 9; do ip addr add 10.9.0.$i/24 dev lo && "
+                        "ip -6 addr add fd00:9::$i/64 dev lo nodad || exit 1; done");
+  }
+  bool ready() const noexcept { return ready_; }
+  const TestNamespace& netns() const noexcept { return netns_; }
+  static std::string address(int n) { return "10.9.0." + std::to_string(n); }
+  static std::string address6(int n) { return "fd00:9::" + std::to_string(n); }
+
+ private:
+  TestNamespace netns_;
+  bool ready_ = false;
+};
+
 // This thread enters a network namespace; leaving restores the thread's own.
 class InNamespace {
  public:

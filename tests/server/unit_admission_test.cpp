@@ -80,6 +80,22 @@ TEST(Admission, DallyingSessionsCountOverallOnly) {
   EXPECT_EQ(table.decide("b").verdict, Verdict::admit);
 }
 
+// A session without a client key (the server's own loopback clients) counts only overall.
+TEST(Admission, KeylessSessionsCountOnlyOverall) {
+  Table table({.total = 3, .per_client = 1});
+  table.opened(1, std::nullopt);
+  table.opened(2, std::nullopt);
+  EXPECT_EQ(table.decide(std::nullopt).verdict, Verdict::admit);
+  table.opened(3, std::nullopt);
+  EXPECT_EQ(table.decide(std::nullopt).evict, 1);  // overall: the oldest unanswered, keyless or not
+  table.answered(1);
+  table.answered(2);
+  table.answered(3);
+  EXPECT_EQ(table.decide("a").verdict, Verdict::busy);
+  table.closed(2);
+  EXPECT_EQ(table.decide("a").verdict, Verdict::admit);
+}
+
 TEST(Admission, ReportsInAnyOrderKeepTheCountsRight) {
   Table table({.total = 10, .per_client = 10});
   table.opened(1, "a");

@@ -48,6 +48,7 @@ enum class errc {
   local_io_error,          // the block source or sink failed
   aborted,                 // the local side ended the transfer
   options_declined,        // the client answered the server's OACK with ERROR 8 (a UEFI size probe does)
+  unanswered,              // the client never showed it receives what the server sends (a forged request?)
 };
 
 const std::error_category& tftp_category() noexcept;

@@ -45,6 +45,12 @@ inline constexpr std::size_t transmit_buffer_size = max_packet_size;
 //   again inside the give-up time, never how long the peer is waited for.
 // - A Receiver dallies after its final ACK for the give-up time (unless dally says otherwise), so a
 //   sender as patient as it is, that lost every final ACK, is still answered.
+//
+// Reach: a server cannot tell a request from one forged with a victim's address, nor an ACK from a forged
+// one. Until the client has shown that it receives what the server sends (a Sender: an ACK of DATA beyond
+// its first window; a Receiver: the first DATA), a server machine is "unproven": it resends at most
+// unanswered_resends times per step, sends at most first_window_bytes of DATA at once, and keeps its own
+// timeout even if a longer one was negotiated. Client machines start proven.
 struct TransferConfig {
   // Retransmission timeout before any round trip was measured (RFC 6298 suggests 1 s); also the first
   // wait of the give-up schedule.
@@ -63,6 +69,14 @@ struct TransferConfig {
   // Measure round trips (RFC 6298 SRTT/RTTVAR, Karn's rule). Off: initial_timeout with backoff.
   // A timeout negotiated with the "timeout" option (RFC 2349) is always used as is: no measurement, no backoff.
   bool adaptive = true;
+  // Unproven (see Reach): a timeout resends at most this often without progress; the next one ends the
+  // transfer quietly (errc::unanswered). Unset: only the give-up time.
+  std::optional<unsigned> unanswered_resends;
+  // Unproven Sender: DATA sent at once is at most this many bytes (at least one block); once proven the window
+  // doubles with each window acknowledged, up to the negotiated one (slow start). Unset: the negotiated window
+  // from the start. A window smaller than the negotiated one makes an RFC 7440 receiver wait for its own
+  // timeout before it ACKs, so this is for servers whose ACKs are easy to forge (a well-known port).
+  std::optional<std::size_t> first_window_bytes;
 };
 
 // How long a peer may stay silent before the transfer fails (see TransferConfig); with `negotiated`, the
@@ -258,6 +272,10 @@ class Sender {
   const TransferCounters& counters() const noexcept { return counters_; }
   Duration current_timeout() const noexcept { return timer_.timeout(); }
   Duration give_up_time() const noexcept { return timer_.give_up_time(); }
+  // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
+  bool answered() const noexcept { return proven_; }
+  // Blocks sent at once now (slow start), at most the negotiated window.
+  std::uint64_t window() const noexcept { return std::min<std::uint64_t>(cwnd_, negotiated_.window_size); }
 
  private:
   enum class State { requesting, oack_sent, sending, completed, failed };
@@ -276,6 +294,7 @@ class Sender {
   std::optional<std::size_t> transmit_block(std::span<std::byte> out);
   void count_block(std::size_t size);
   std::uint64_t send_end() const noexcept;
+  void prove();
 
   State state_;
   BlockSource* source_;
@@ -294,6 +313,10 @@ class Sender {
   std::uint64_t sent_end_ = 0;             // one past the highest block index ever sent
   std::optional<std::uint64_t> last_;      // index of the final (short) block once read
   std::optional<std::uint64_t> sampled_;   // block index whose round trip is being measured
+  bool proven_ = true;                     // see TransferConfig, Reach
+  std::uint64_t first_window_ = 0;         // blocks of the first window (unproven)
+  std::uint64_t cwnd_ = ~std::uint64_t{0};  // blocks sent at once
+  std::optional<Duration> held_timeout_;   // a negotiated timeout, applied once proven
   Outcome outcome_;
   TransferCounters counters_;
 };
@@ -333,6 +356,8 @@ class Receiver {
   bool is_finished() const noexcept;  // false while dallying
   bool is_dallying() const noexcept { return state_ == State::dallying; }
   Duration give_up_time() const noexcept { return timer_.give_up_time(); }
+  // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
+  bool answered() const noexcept { return proven_; }
   const Negotiated& negotiated() const noexcept { return negotiated_; }
   const TransferCounters& counters() const noexcept { return counters_; }
   Duration current_timeout() const noexcept { return timer_.timeout(); }
@@ -370,6 +395,8 @@ class Receiver {
   bool error_pending_ = false;
   std::uint64_t next_ = 0;        // blocks written so far = index of the next expected block
   std::uint64_t since_ack_ = 0;   // in-order blocks received since the last ACK was queued
+  bool proven_ = true;            // see TransferConfig, Reach
+  std::optional<Duration> held_timeout_;  // a negotiated timeout, applied once proven
   Outcome outcome_;
   TransferCounters counters_;
 };

@@ -30,6 +30,9 @@ namespace {
 
 using asio::ip::udp;
 
+// The first window where ACKs are easy to forge: a window of 8 blocks of 1468 still goes out whole.
+constexpr std::size_t guessable_port_first_window = 16 * 1024;
+
 TransferConfig transfer_config(const ServerConfig& config) {
   TransferConfig transfer;
   transfer.initial_timeout = config.timeout;
@@ -37,6 +40,13 @@ TransferConfig transfer_config(const ServerConfig& config) {
   transfer.max_timeout = std::max<Duration>(transfer.max_timeout, config.timeout);
   transfer.max_retries = config.retries;
   transfer.adaptive = config.adaptive_timeout;
+  transfer.unanswered_resends = config.initial_resends;
+  // Where the port a client must answer to is known (the listening port, or one of a few), forging its ACKs
+  // takes no guessing: the first window is then small (TransferConfig, Reach). A port per session out of
+  // the ephemeral range is a 1 in ~28000 guess per forged ACK.
+  if (config.single_port || (config.port_range && config.port_range->high - config.port_range->low < 1024)) {
+    transfer.first_window_bytes = guessable_port_first_window;
+  }
   return transfer;  // an upload dallies for the give-up time: a client as patient as we are is answered
 }
 
@@ -56,11 +66,18 @@ constexpr std::size_t listener_socket_buffer = std::size_t{4} << 20;
 constexpr std::size_t single_port_socket_buffer = std::size_t{8} << 20;
 
 // What --max-sessions-per-client counts: an IPv4 address (also on the dual-stack socket), or an IPv6 /64, the
-// prefix one host or one site holds (an attacker with a /64 has 2^64 addresses to rotate through).
-asio::ip::address client_key(const asio::ip::address& address) {
+// prefix one host or one site holds (an attacker with a /64 has 2^64 addresses to rotate through). Loopback
+// clients are this host's own programs (the kernel drops 127/8 and ::1 sources arriving from outside): they
+// count only against --max-sessions, so local tools and load generators work with the defaults.
+std::optional<asio::ip::address> client_key(const asio::ip::address& address) {
+  if (address.is_loopback()) return std::nullopt;
   if (address.is_v4()) return address;
   const auto v6 = address.to_v6();
-  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
+  if (v6.is_v4_mapped()) {
+    const auto v4 = asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
+    if (v4.is_loopback()) return std::nullopt;
+    return v4;
+  }
   auto bytes = v6.to_bytes();
   std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
   return asio::ip::address_v6(bytes);
@@ -247,13 +264,19 @@ struct Server::Impl final : SessionHost {
     // Only a host with a transfer here is told (one that lost track of its port, e.g. behind a NAT that
     // changed it). This port is well known: answering anyone would reflect 24 bytes for each spoofed 4-byte
     // ACK at whatever address the spoofer names.
-    if (admission_.running(client_key(from.client.address())) == 0) return;
+    if (!has_transfer(from.client.address())) return;
     std::array<std::byte, 64> out{};
     const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, out);
     if (!size) return;
     std::error_code ignored;
     net::send_from(from.listener.socket, std::span(out).first(*size), from.client, from.local, ignored);
     log_.write(LogEvent{LogLevel::warning, "stranger", {}}.add("stranger", net::to_string(from.client)));
+  }
+
+  // Whether any session here belongs to this address (endpoints order by address, then port).
+  bool has_transfer(const asio::ip::address& address) const {
+    const auto it = sessions_.lower_bound(udp::endpoint(address, 0));
+    return it != sessions_.end() && it->first.address() == address;
   }
 
   // The name steps of server_names.hpp, in their order; false when the request has been refused.
@@ -431,8 +454,7 @@ struct Server::Impl final : SessionHost {
   std::shared_ptr<Session> open_session(const Arrival& from, const Admitted& admitted, SessionRequest request) {
     make_room(admitted, from);
     if (config_.single_port) {
-      return add_session(from.client, std::make_shared<Session>(SharedSocket{from.listener.socket, from.local}, std::move(request), *this,
-                                                           config_.initial_resends));
+      return add_session(from.client, std::make_shared<Session>(SharedSocket{from.listener.socket, from.local}, std::move(request), *this));
     }
     std::error_code ec;
     auto socket = session_socket(from, ec);
@@ -441,8 +463,7 @@ struct Server::Impl final : SessionHost {
       refuse(from, request.file, busy());
       return nullptr;
     }
-    return add_session(from.client, std::make_shared<Session>(std::move(socket), std::move(request), *this,
-                                                         config_.initial_resends));
+    return add_session(from.client, std::make_shared<Session>(std::move(socket), std::move(request), *this));
   }
 
   std::shared_ptr<Session> add_session(const udp::endpoint& client, std::shared_ptr<Session> session) {
@@ -581,7 +602,7 @@ struct Server::Impl final : SessionHost {
   TransferConfig transfer_;
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::map<udp::endpoint, std::shared_ptr<Session>> sessions_;
-  Admission<udp::endpoint, asio::ip::address> admission_;
+  Admission<udp::endpoint, asio::ip::address> admission_;  // per-client keys: client_key()
   std::uint64_t evictions_ = 0;
   unsigned next_port_ = 0;
   bool stopping_ = false;

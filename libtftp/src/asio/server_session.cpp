@@ -67,22 +67,20 @@ std::string describe_outcome(const Outcome& outcome) {
   return why;
 }
 
-Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host, unsigned initial_resends)
+Session::Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host)
     : own_socket_(std::move(socket)),
       socket_(&*own_socket_),
       timer_(socket_->get_executor()),
       request_(std::move(request)),
       host_(&host),
-      initial_resends_(initial_resends),
       started_(Clock::now()) {}
 
-Session::Session(SharedSocket shared, SessionRequest request, SessionHost& host, unsigned initial_resends)
+Session::Session(SharedSocket shared, SessionRequest request, SessionHost& host)
     : socket_(&shared.socket),
       reply_from_(shared.source),
       timer_(shared.socket.get_executor()),
       request_(std::move(request)),
       host_(&host),
-      initial_resends_(initial_resends),
       started_(Clock::now()) {}
 
 void Session::size_buffers(const Negotiated& negotiated) {
@@ -165,7 +163,6 @@ void Session::on_datagram(std::span<const std::byte> datagram) {
 
 void Session::from_client(std::span<const std::byte> datagram) {
   trace("recv", request_.client, datagram);
-  if (!std::exchange(heard_, true)) host_->client_answered(*this);
   machine([&](auto& m) { m.on_datagram(datagram, Clock::now()); });
   after_input();
 }
@@ -186,21 +183,16 @@ void Session::answer_stranger(std::span<const std::byte> datagram) {
 void Session::on_timer(std::error_code ec) {
   if (closed_ || ec == asio::error::operation_aborted) return;
   armed_.reset();
-  const auto now = Clock::now();
-  const auto deadline = machine([](auto& m) { return m.next_deadline(); });
-  const auto sent = machine([](auto& m) { return m.counters().datagrams_sent; });
-  if (!heard_ && deadline && now >= *deadline && sent >= 1 + std::uint64_t{initial_resends_}) {
-    // Nobody asked for this transfer (a spoofed request) or the client is gone: stop resending quietly.
-    report("no answer from the client");
-    close();
-    return;
-  }
-  machine([&](auto& m) { m.on_timeout(now); });
+  machine([&](auto& m) { m.on_timeout(Clock::now()); });
   after_input();
 }
 
 void Session::after_input() {
   flush();
+  if (!answered_ && machine([](auto& m) { return m.answered(); })) {
+    answered_ = true;
+    host_->client_answered(*this);
+  }
   if (sink_ && receiver_ && receiver_->outcome().running()) {
     if (auto error = sink_->write_held()) {
       receiver_->abort(std::move(*error));

@@ -38,7 +38,7 @@ class Session;
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  // The client sent this session its first datagram.
+  // The client has shown that it receives what the session sends (TransferConfig, Reach).
   virtual void client_answered(Session& session) = 0;
   // The transfer's outcome is final (completed or failed); the session may still dally.
   virtual void transfer_done(Session& session, const TransferRecord& record) = 0;
@@ -72,10 +72,10 @@ struct SharedSocket {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // Own socket: the session receives on it and answers strangers there with ERROR 5.
-  Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host, unsigned initial_resends);
+  Session(asio::ip::udp::socket socket, SessionRequest request, SessionHost& host);
   // Shared socket (single-port): the session only sends from it; the server demultiplexes and hands over
   // the client's datagrams through on_datagram.
-  Session(SharedSocket shared, SessionRequest request, SessionHost& host, unsigned initial_resends);
+  Session(SharedSocket shared, SessionRequest request, SessionHost& host);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -128,13 +128,12 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer timer_;
   SessionRequest request_;
   SessionHost* host_;
-  unsigned initial_resends_;
   std::optional<net::DatagramBatch> rx_;  // own socket only
   std::vector<std::byte> tx_;
   asio::ip::udp::endpoint from_;
   std::optional<TimePoint> armed_;
   TimePoint started_;
-  bool heard_ = false;  // the client has sent this session anything
+  bool answered_ = false;  // the machine's answered() was reported to the host
   bool done_ = false;   // transfer_done was reported
   bool closed_ = false;
 

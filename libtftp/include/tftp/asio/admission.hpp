@@ -13,7 +13,8 @@
 // counts transfers still running (a completed upload's dally does not hold its client back).
 //
 // No sockets, no clock: the server reports what happens to each session, in order. Id names a session
-// (ordered); Client names what the per-client limit counts (an address, an IPv6 /64).
+// (ordered); Client names what the per-client limit counts (an address, an IPv6 /64); a session without a
+// Client counts only against the overall limit (the server's own loopback clients).
 
 #include <cstddef>
 #include <iterator>
@@ -40,13 +41,13 @@ class Admission {
   explicit Admission(AdmissionLimits limits) : limits_(limits) {}
 
   // What a new request from `client` gets now; changes nothing.
-  Decision decide(const Client& client) const {
-    const bool client_full = running(client) >= limits_.per_client;
+  Decision decide(const std::optional<Client>& client) const {
+    const bool client_full = client && running(*client) >= limits_.per_client;
     const bool full = entries_.size() >= limits_.total;
     if (!client_full && !full) return {};
     const std::list<Id>* in_the_way = &unanswered_;
     if (client_full) {
-      const auto it = unanswered_by_client_.find(client);
+      const auto it = unanswered_by_client_.find(*client);
       in_the_way = it == unanswered_by_client_.end() ? nullptr : &it->second;
     }
     if (in_the_way == nullptr || in_the_way->empty()) return {Verdict::busy, std::nullopt};
@@ -54,14 +55,15 @@ class Admission {
   }
 
   // A new session: running, its client not heard from yet.
-  void opened(const Id& id, const Client& client) {
+  void opened(const Id& id, const std::optional<Client>& client) {
     auto [it, inserted] = entries_.try_emplace(id, Entry{client});
     if (!inserted) return;
     Entry& entry = it->second;
     entry.in_order = unanswered_.insert(unanswered_.end(), id);
-    auto& mine = unanswered_by_client_[client];
+    if (!client) return;
+    auto& mine = unanswered_by_client_[*client];
     entry.in_client = mine.insert(mine.end(), id);
-    ++running_by_client_[client];
+    ++running_by_client_[*client];
   }
 
   // Its client answered: established, never evicted.
@@ -94,7 +96,7 @@ class Admission {
 
  private:
   struct Entry {
-    Client client;
+    std::optional<Client> client;
     bool running = true;
     bool unanswered = true;
     typename std::list<Id>::iterator in_order{};
@@ -105,13 +107,15 @@ class Admission {
     if (!entry.unanswered) return;
     entry.unanswered = false;
     unanswered_.erase(entry.in_order);
-    const auto mine = unanswered_by_client_.find(entry.client);
+    if (!entry.client) return;
+    const auto mine = unanswered_by_client_.find(*entry.client);
     mine->second.erase(entry.in_client);
     if (mine->second.empty()) unanswered_by_client_.erase(mine);
   }
 
-  void release_running(const Client& client) {
-    const auto it = running_by_client_.find(client);
+  void release_running(const std::optional<Client>& client) {
+    if (!client) return;
+    const auto it = running_by_client_.find(*client);
     if (it != running_by_client_.end() && --it->second == 0) running_by_client_.erase(it);
   }
 

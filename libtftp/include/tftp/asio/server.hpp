@@ -11,8 +11,9 @@
 //   RRQ/WRQ); once that transfer has completed (a Receiver dallying) the same address:port may start anew.
 // - A packet from another address or port on a session socket gets ERROR 5 unless it is itself an ERROR
 //   (two servers must not be able to bounce ERRORs), and the transfer goes on.
-// - Until the client has answered anything, the first DATA/OACK/ACK goes out at most 1 + initial_resends
-//   times (a spoofed request cannot turn the server into an amplifier); then the session ends quietly.
+// - Until the client has shown that it receives what the server sends, a packet goes out at most
+//   1 + initial_resends times and, where the session's port is easy to guess (single-port, a small
+//   --port-range), the first window is small (TransferConfig, Reach); then the session ends quietly.
 // - Every answer leaves from the local address its request was sent to (IP_PKTINFO / IPV6_RECVPKTINFO on
 //   the listening sockets): a session socket binds that address with port 0 (or a port of --port-range),
 //   and what goes out of a listening socket (refusals, ERROR 5, single-port sessions) carries it as the

@@ -15,6 +15,8 @@
 namespace tftp::server {
 
 inline constexpr std::uint16_t default_server_port = 69;
+// --windowsize-max with --single-port unless given (and --blksize-max mtu): what one forged ACK can draw.
+inline constexpr std::uint16_t single_port_window_max = 8;
 
 // "127.0.0.1:6969", "[::1]:6969", ":6969" (any address). host is empty for "any": the server then binds
 // [::] dual-stack, or 0.0.0.0 where the host has no IPv6. Hosts are numeric addresses; port 0 picks one.
@@ -61,16 +63,20 @@ struct ServerConfig {
   bool allow_create = false;     // a WRQ may create a file (otherwise ERROR 2)
   bool allow_overwrite = false;  // a WRQ may replace a file (otherwise ERROR 6)
   // blksize/windowsize limits and max_upload (policy.max_upload) for negotiation.
-  ServerPolicy policy{.max_block_size = tftp::max_block_size, .max_window_size = 64};
+  // A client's timeout option above max_timeout_s (--timeout-max) is ignored (RFC 2349 lets the server).
+  ServerPolicy policy{.max_block_size = tftp::max_block_size, .max_window_size = 64, .max_timeout_s = 10};
   std::chrono::milliseconds timeout{1000};  // retransmission timeout unless the client negotiates one
   unsigned retries = 5;                     // retransmissions of one packet before giving up
   // Measure round trips and adapt the timeout (RFC 6298); off: `timeout` with backoff (tests want it fixed).
   bool adaptive_timeout = true;
-  // How often the first DATA/OACK goes out again while the client has not answered anything: a spoofed
-  // request makes the server send at most 1 + initial_resends packets to the victim.
+  // How often a packet goes out again while the client has not shown that it receives what the server sends
+  // (TransferConfig, Reach: for a download an ACK of DATA beyond the first window, for an upload its first
+  // DATA): a spoofed request makes the server send each packet at most 1 + initial_resends times.
   unsigned initial_resends = 2;
   std::size_t max_sessions = 1000;
-  std::size_t max_sessions_per_client = 256;  // per client IP address
+  // Running transfers per client: an IPv4 address or an IPv6 /64. What one host needs; a NAT in front of
+  // many clients needs more.
+  std::size_t max_sessions_per_client = 8;
   std::optional<PortRange> port_range;
   std::optional<std::string> user;  // drop to this user after binding
   unsigned umask = 022;

@@ -1,0 +1,125 @@
+// Hardening (issue 18), shown by the attack failing: forged-source amplification through windows, slot
+// pinning with the client's timeout option, per-/64 counting. A forged source is a socket bound to the
+// victim's loopback address: the victim is whoever the server answers.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "netns.hpp"
+#include "server_harness.hpp"
+
+namespace tftp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Drawn {
+  std::size_t datagrams = 0;
+  std::size_t bytes = 0;
+};
+
+// Everything that reaches the victim until it has been quiet for `quiet`.
+Drawn drawn(const RawPeer& victim, std::chrono::milliseconds quiet) {
+  Drawn result;
+  while (const auto datagram = victim.receive(quiet)) {
+    ++result.datagrams;
+    result.bytes += datagram->bytes.size();
+  }
+  return result;
+}
+
+class Amplification : public ::testing::TestWithParam<bool> {};  // single-port, or a 10-port range
+
+// A forged RRQ asking for the largest blocks and window, and a forged ACK 0, both "from" the victim: the
+// server sends the OACK, then a first window of at most 16 KiB (one block of 65464 here) three times, and
+// gives up. Before: 385 datagrams, 25 MB.
+TEST_P(Amplification, AForgedRequestAndAck0DrawOneSmallWindowThreeTimes) {
+  auto config = test_config();
+  config.timeout = 100ms;
+  config.verbosity = server::Verbosity::normal;
+  if (GetParam()) {
+    config.single_port = true;
+  } else {
+    config.port_range = server::PortRange{46100, 46109};
+  }
+  ServerHarness server(config);
+  write_file(server.root() / "big.iso", pattern_bytes(8 << 20, 41));
+  server.start();
+  RawPeer victim(RawPeer::Route{"127.0.0.5", "127.0.0.1"});
+  victim.send(server.port(), Rrq{"big.iso", Mode::octet, {{"blksize", "65464"}, {"windowsize", "64"}}});
+  const auto oack = victim.receive();
+  ASSERT_TRUE(oack);
+  ASSERT_TRUE(std::holds_alternative<Oack>(oack->packet()));
+  victim.send(oack->port, Ack{0});  // the attacker's guess of the port was right
+  const auto got = drawn(victim, 1500ms);
+  EXPECT_EQ(got.datagrams, 3U);
+  EXPECT_EQ(got.bytes, 3U * (4 + 65464));
+  ASSERT_TRUE(server.wait_for_log({"transfer", "file=big.iso", "no answer from the client"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(GuessablePorts, Amplification, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "SinglePort" : "TenPortRange"; });
+
+// The client's timeout option cannot pin a slot: above --timeout-max (10 s) it is ignored, and below it
+// it only applies once the client has answered; an unanswered session keeps the server's own timeout.
+TEST(TimeoutOption, AboveTheMaximumItIsLeftOutOfTheOack) {
+  auto config = test_config();
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(1000, 43));
+  server.start();
+  RawPeer peer;
+  peer.send(server.port(), Rrq{"f", Mode::octet, {{"timeout", "255"}, {"blksize", "1024"}}});
+  const auto oack = peer.receive();
+  ASSERT_TRUE(oack);
+  EXPECT_EQ(oack->bytes, encoded(Oack{{{"blksize", "1024"}}}));
+  peer.send(oack->port, Error{ErrorCode::not_defined, "done"});
+}
+
+TEST(TimeoutOption, AnUnansweredSessionKeepsTheServersOwnTimeout) {
+  auto config = test_config();
+  config.timeout = 100ms;
+  config.verbosity = server::Verbosity::normal;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(1000, 44));
+  server.start();
+  RawPeer victim;
+  victim.send(server.port(), Rrq{"f", Mode::octet, {{"timeout", "10"}}});
+  ASSERT_TRUE(victim.receive());  // the OACK with timeout 10, never answered
+  // 0.1 + 0.2 + 0.4 s of the server's own timeout, not 3 x 10 s.
+  EXPECT_TRUE(server.wait_for_log({"transfer", "file=f", "no answer from the client"}, 3s));
+}
+
+// IPv6 clients count per /64: fd00:9::2 and fd00:9::3 are one client for --max-sessions-per-client.
+TEST(PerClientLimit, Ipv6ClientsCountPerSlash64) {
+  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  RemoteHosts hosts;
+  ASSERT_TRUE(hosts.ready());
+  auto config = test_config();
+  config.listen = {server::ListenAddress{RemoteHosts::address6(1), 0}};
+  config.max_sessions_per_client = 1;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(1200, 45));
+  std::optional<RawPeer> first;
+  std::optional<RawPeer> neighbour;
+  {
+    InNamespace inside(hosts.netns().path());
+    ASSERT_TRUE(inside.entered());
+    server.start();
+    first.emplace(RawPeer::Route{RemoteHosts::address6(2), RemoteHosts::address6(1)});
+    neighbour.emplace(RawPeer::Route{RemoteHosts::address6(3), RemoteHosts::address6(1)});
+  }
+  first->send(server.port(), Rrq{"f", Mode::octet, {}});
+  const auto data1 = first->receive();
+  ASSERT_TRUE(data1);
+  first->send(data1->port, Ack{1});
+  ASSERT_TRUE(first->receive());
+  first->send(data1->port, Ack{2});  // established
+  ASSERT_TRUE(first->receive());
+  neighbour->send(server.port(), Rrq{"f", Mode::octet, {}});
+  const auto refused = neighbour->receive();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->bytes, encoded(Error{ErrorCode::not_defined, "server busy"}));
+}
+
+}  // namespace
+}  // namespace tftp::test
