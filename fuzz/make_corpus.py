@@ -157,8 +157,11 @@ def frame_seeds():
     }
 
 
-def config(min_ms=10, spread_ms=1000, initial=64, retries=3, dally_ms=200, adaptive=True):
-    return bytes([min_ms - 1]) + u16(spread_ms) + bytes([initial, retries]) + u16(dally_ms - 1) + bytes([adaptive])
+def config(min_ms=10, spread_ms=1000, initial=64, retries=3, dally_ms=200, adaptive=True, unanswered=None,
+           first_window_shift=None):
+    reach = (0x80 | unanswered if unanswered is not None else 0) | \
+        (0x40 | first_window_shift << 2 if first_window_shift is not None else 0)
+    return bytes([min_ms - 1]) + u16(spread_ms) + bytes([initial, retries]) + u16(dally_ms) + bytes([adaptive, reach])
 
 
 def wanted(block=None, window=None, timeout=None, tsize=False):
@@ -210,8 +213,8 @@ def ev_raw(data):
     return b"\x06" + bytes([len(data)]) + data
 
 
-def adversary(role, size, options, policy, failure, events):
-    return bytes([role]) + config() + u16(size) + options + policy + failure + events
+def adversary(role, size, options, policy, failure, events, **cfg):
+    return bytes([role]) + config(**cfg) + u16(size) + options + policy + failure + events
 
 
 def pair(kind, size, options, policy, failures, fates=b"", **cfg):
@@ -231,6 +234,13 @@ def transfer_seeds():
         "serve_read_read_fails": adversary(0, 2000, wanted(block=512, window=8), server(), fail_at(2),
                                            ev_ack(-1) + ev_ack(0)),
         "serve_read_reflected": adversary(0, 50, wanted(), server(), NO_FAILURE, EV_ECHO + EV_REQUEST + ev_raw(b"\0\4")),
+        # Reach: a forged ACK 0, then silence; a small first window, then windows that grow.
+        "serve_read_forged_ack0": adversary(0, 4000, wanted(block=512, window=8), server(), NO_FAILURE,
+                                            ev_ack(0) + EV_TIMEOUT + EV_TIMEOUT + EV_TIMEOUT, unanswered=2,
+                                            first_window_shift=1),
+        "serve_read_slow_start": adversary(0, 9000, wanted(block=512, window=8), server(), NO_FAILURE,
+                                           ev_ack(0) + ev_ack(0) + ev_ack(0) + ev_ack(0) + ev_ack(0) + ev_ack(0),
+                                           unanswered=1, first_window_shift=1),
         # serve_write: OACK out, DATA in, a duplicate, a gap, the short end, then a repeated final DATA.
         "serve_write_blocks": adversary(1, 0, opts, server(), NO_FAILURE,
                                         ev_data() + ev_data() + ev_data(-1) + ev_data(2) + ev_data() +
@@ -253,6 +263,9 @@ def transfer_seeds():
         "client_read_abort": adversary(3, 0, wanted(), server(), NO_FAILURE, ev_data() + EV_ABORT),
         # Pairs: fates per datagram (0xC0 lost, 0x30 duplicated, low nibble delay); past the end: no loss.
         "pair_download_clean": pair(4, 1500, opts, server(), NO_FAILURE + NO_FAILURE),
+        "pair_download_reach_lossy": pair(4, 3000, wanted(block=64, window=8), server(), NO_FAILURE + NO_FAILURE,
+                                          bytes([0x00, 0xC0, 0x05, 0x00, 0xC0, 0x31] * 10), unanswered=2,
+                                          first_window_shift=0),
         "pair_download_lossy": pair(4, 700, wanted(block=32, window=8), server(), NO_FAILURE + NO_FAILURE,
                                     bytes([0x00, 0xC0, 0x3F, 0x05, 0xC0, 0xC0, 0x31, 0x0F] * 12)),
         "pair_download_oack_lost": pair(4, 64, wanted(block=64, tsize=True), server(), NO_FAILURE + NO_FAILURE,

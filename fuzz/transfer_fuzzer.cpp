@@ -66,6 +66,10 @@ tftp::TransferConfig read_config(ByteReader& in) {
   c.max_retries = in.u8() % 8U;
   if (const auto dally = in.u16() % 4001; dally != 0) c.dally = Ms(dally);  // 0: the give-up time
   c.adaptive = in.flag();
+  // Reach: bit 7 bounds the unanswered resends (low 2 bits), bit 6 the first window (512 << bits 2-4).
+  const auto reach = in.u8();
+  if ((reach & 0x80U) != 0) c.unanswered_resends = reach & 3U;
+  if ((reach & 0x40U) != 0) c.first_window_bytes = std::size_t{512} << ((reach >> 2U) & 7U);
   return c;
 }
 
