@@ -3,6 +3,7 @@
 // victim's loopback address: the victim is whoever the server answers.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 #include "netns.hpp"
@@ -59,6 +60,32 @@ TEST_P(Amplification, AForgedRequestAndAck0DrawOneSmallWindowThreeTimes) {
 
 INSTANTIATE_TEST_SUITE_P(GuessablePorts, Amplification, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "SinglePort" : "TenPortRange"; });
+
+// netascii tsize makes the server read the whole file to count its wire size, on the one event-loop thread:
+// only files up to 1 MiB are counted; above, the OACK leaves tsize out (RFC 2349 lets it) and no byte is
+// read before the transfer starts.
+TEST(NetasciiTsize, ASmallFileIsCountedALargeOneIsNot) {
+  ServerHarness server(test_config());
+  std::string small;
+  for (int i = 0; i < 100; ++i) small += "line " + std::to_string(i) + "\n";
+  write_file(server.root() / "small.txt", bytes_of(small));
+  {
+    std::ofstream big(server.root() / "big.iso", std::ios::binary);
+    big.seekp((std::int64_t{256} << 20) - 1);  // 256 MiB, sparse
+    big.put('\n');
+  }
+  server.start();
+  RawPeer peer;
+  const auto counted = download(peer, server.port(), "small.txt", {{"tsize", "0"}}, Mode::netascii);
+  ASSERT_TRUE(counted.oack);
+  EXPECT_EQ(counted.oack->options, (OptionList{{"tsize", std::to_string(small.size() + 100)}}));  // CR LF per line
+  EXPECT_EQ(counted.bytes.size(), small.size() + 100);
+  peer.send(server.port(), Rrq{"big.iso", Mode::netascii, {{"tsize", "0"}, {"blksize", "1024"}}});
+  const auto oack = peer.receive();
+  ASSERT_TRUE(oack);
+  EXPECT_EQ(oack->bytes, encoded(Oack{{{"blksize", "1024"}}}));
+  peer.send(oack->port, Error{ErrorCode::not_defined, "enough"});
+}
 
 // The client's timeout option cannot pin a slot: above --timeout-max (10 s) it is ignored, and below it
 // it only applies once the client has answered; an unanswered session keeps the server's own timeout.

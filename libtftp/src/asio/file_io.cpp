@@ -62,9 +62,10 @@ Fd::~Fd() {
 // ---- FileSource ----------------------------------------------------------------------------------
 
 FileSource::FileSource(Fd file, Mode mode) : file_(std::move(file)), mode_(mode) {
+  struct stat st {};
+  if (::fstat(file_.get(), &st) == 0) file_size_ = static_cast<std::uint64_t>(st.st_size);
   if (mode_ == Mode::octet) {
-    struct stat st {};
-    if (::fstat(file_.get(), &st) == 0) tsize_ = static_cast<std::uint64_t>(st.st_size);
+    tsize_ = file_size_;
   } else {
     checkpoints_.push_back({});
   }

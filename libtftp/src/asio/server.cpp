@@ -83,6 +83,9 @@ std::optional<asio::ip::address> client_key(const asio::ip::address& address) {
   return asio::ip::address_v6(bytes);
 }
 
+// The largest netascii file whose wire size is counted for tsize (about 4 ms of the event loop).
+constexpr std::uint64_t netascii_tsize_limit = std::uint64_t{1} << 20;
+
 // Without an interface to ask (the address went away), the common Ethernet MTU.
 constexpr unsigned fallback_mtu = 1500;
 
@@ -393,8 +396,11 @@ struct Server::Impl final : SessionHost {
       return;
     }
     fileio::FileSource source(fileio::Fd(std::get<ScopedFd>(opened).release()), rrq.mode);
-    // The netascii size is known only by reading the file once: pay for that only when asked.
-    if (rrq.mode == Mode::netascii && find_option(rrq.options, "tsize") != nullptr) {
+    // The netascii size is known only by reading the file once, on the one thread that serves everyone: pay
+    // for that only when asked, and only for a small file (a 256 MiB file took a second); a larger one's OACK
+    // leaves tsize out, as RFC 2349 allows.
+    if (rrq.mode == Mode::netascii && find_option(rrq.options, "tsize") != nullptr &&
+        source.file_size().value_or(netascii_tsize_limit + 1) <= netascii_tsize_limit) {
       static_cast<void>(source.count_netascii());
     }
     const auto answer = negotiate(policy_for(from), rrq.options, Direction::read, source.tsize());

@@ -60,6 +60,8 @@ class FileSource final : public BlockSource {
   // The size to announce as tsize: the file size for octet, the encoded size for netascii when
   // count_netascii was called (otherwise none: the wire size is unknown until the file was read once).
   std::optional<std::uint64_t> tsize() const noexcept { return tsize_; }
+  // The file's size on disk (fstat when opened), whatever the mode.
+  std::optional<std::uint64_t> file_size() const noexcept { return file_size_; }
   // Reads the whole file once to learn its netascii size (a client put announces it; a server may).
   std::error_code count_netascii();
 
@@ -77,6 +79,7 @@ class FileSource final : public BlockSource {
   Fd file_;
   Mode mode_;
   std::optional<std::uint64_t> tsize_;
+  std::optional<std::uint64_t> file_size_;
   std::vector<std::byte> chunk_;     // octet read-ahead; empty for large blocks
   std::uint64_t chunk_offset_ = 0;   // file offset of chunk_'s first byte
   std::size_t chunk_bytes_ = 0;      // bytes of chunk_ read (less at the end of the file)
