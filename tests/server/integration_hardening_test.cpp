@@ -61,6 +61,70 @@ TEST_P(Amplification, AForgedRequestAndAck0DrawOneSmallWindowThreeTimes) {
 INSTANTIATE_TEST_SUITE_P(GuessablePorts, Amplification, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "SinglePort" : "TenPortRange"; });
 
+// ---- Strangers and log floods ----------------------------------------------------------------------
+
+std::size_t lines_with(ServerHarness& server, const std::string& part) {
+  std::size_t n = 0;
+  for (const auto& line : server.lines()) n += line.find(part) != std::string::npos ? 1U : 0U;
+  return n;
+}
+
+// The sum of lines=N over the "suppressed" lines of one class.
+std::size_t suppressed(ServerHarness& server, const std::string& flood_class) {
+  std::size_t total = 0;
+  for (const auto& line : server.lines()) {
+    if (line.find("suppressed class=" + flood_class) == std::string::npos) continue;
+    total += std::stoul(line.substr(line.find("lines=") + 6));
+  }
+  return total;
+}
+
+// A session port answers junk with nothing, well-formed strangers with ERROR 5 at a bounded rate, and logs a
+// burst of stranger lines, then counts the rest in a "suppressed" line.
+TEST(Strangers, JunkGetsNothingAndErrorsAndLogLinesAreRateLimited) {
+  auto config = test_config();
+  config.verbosity = server::Verbosity::normal;
+  ServerHarness server(config);
+  write_file(server.root() / "f", pattern_bytes(3000, 46));
+  server.start();
+  RawPeer client;
+  client.send(server.port(), Rrq{"f", Mode::octet, {}});
+  const auto data1 = client.receive();
+  ASSERT_TRUE(data1);
+  RawPeer stranger;
+  for (int i = 0; i < 200; ++i) stranger.send(data1->port, bytes_of("junk that is no TFTP packet"));
+  EXPECT_FALSE(stranger.receive(300ms));
+  for (int i = 0; i < 200; ++i) stranger.send(data1->port, Ack{1});
+  const auto answered = drawn(stranger, 300ms);
+  EXPECT_GE(answered.datagrams, 1U);
+  EXPECT_LE(answered.datagrams, 55U);  // a burst of 50, then 50 per second
+  // The transfer went on.
+  client.send(data1->port, Ack{1});
+  const auto data2 = client.receive();
+  ASSERT_TRUE(data2);
+  EXPECT_EQ(std::get<Data>(data2->packet()).block, 2U);
+  client.send(data1->port, Error{ErrorCode::not_defined, "done"});
+  server.stop();
+  const auto logged = lines_with(server, " stranger ");
+  EXPECT_LE(logged, 25U);
+  EXPECT_EQ(logged + suppressed(server, "stranger"), answered.datagrams);
+}
+
+// 200 refused requests: each is answered, but the log holds a burst and one "suppressed" count.
+TEST(Strangers, RefusalLogLinesAreRateLimited) {
+  auto config = test_config();
+  config.verbosity = server::Verbosity::normal;
+  ServerHarness server(config);
+  server.start();
+  RawPeer peer;
+  for (int i = 0; i < 200; ++i) peer.send(server.port(), Rrq{"missing", Mode::octet, {}});
+  EXPECT_EQ(drawn(peer, 300ms).datagrams, 200U);
+  server.stop();
+  const auto logged = lines_with(server, " refused ");
+  EXPECT_LE(logged, 25U);
+  EXPECT_EQ(logged + suppressed(server, "refused"), 200U);
+}
+
 // netascii tsize makes the server read the whole file to count its wire size, on the one event-loop thread:
 // only files up to 1 MiB are counted; above, the OACK leaves tsize out (RFC 2349 lets it) and no byte is
 // read before the transfer starts.

@@ -83,6 +83,9 @@ std::optional<asio::ip::address> client_key(const asio::ip::address& address) {
   return asio::ip::address_v6(bytes);
 }
 
+// ERROR 5 replies to strangers, all sessions together: a burst, then this many per second.
+constexpr double stranger_replies_per_second = 50;
+
 // The largest netascii file whose wire size is counted for tsize (about 4 ms of the event loop).
 constexpr std::uint64_t netascii_tsize_limit = std::uint64_t{1} << 20;
 
@@ -223,7 +226,7 @@ struct Server::Impl final : SessionHost {
     const auto opcode = peek_opcode(datagram);
     const bool request = opcode == Opcode::rrq || opcode == Opcode::wrq;
     if (config_.single_port && !request) {
-      demultiplex(from, datagram, opcode);
+      demultiplex(from, datagram);
       return;
     }
     trace(from.client, datagram);
@@ -257,23 +260,22 @@ struct Server::Impl final : SessionHost {
   // address with a transfer gets ERROR 5 from this socket, as a session socket answers a stranger. An
   // ERROR is never answered (two servers must not bounce ERRORs), and neither is a datagram that is no
   // TFTP packet at all.
-  void demultiplex(const Arrival& from, std::span<const std::byte> datagram, std::optional<Opcode> opcode) {
+  void demultiplex(const Arrival& from, std::span<const std::byte> datagram) {
     if (const auto it = sessions_.find(from.client); it != sessions_.end()) {
       it->second->on_datagram(datagram);
       return;
     }
     trace(from.client, datagram);
-    if (!opcode || opcode == Opcode::error) return;
     // Only a host with a transfer here is told (one that lost track of its port, e.g. behind a NAT that
     // changed it). This port is well known: answering anyone would reflect 24 bytes for each spoofed 4-byte
     // ACK at whatever address the spoofer names.
-    if (!has_transfer(from.client.address())) return;
+    if (!has_transfer(from.client.address()) || !may_answer_stranger(datagram)) return;
     std::array<std::byte, 64> out{};
     const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, out);
     if (!size) return;
     std::error_code ignored;
     net::send_from(from.listener.socket, std::span(out).first(*size), from.client, from.local, ignored);
-    log_.write(LogEvent{LogLevel::warning, "stranger", {}}.add("stranger", net::to_string(from.client)));
+    log_.write(LogEvent{LogLevel::warning, "stranger", {}}.add("stranger", net::to_string(from.client)).limited("stranger"));
   }
 
   // Whether any session here belongs to this address (endpoints order by address, then port).
@@ -380,7 +382,8 @@ struct Server::Impl final : SessionHost {
                    .add("client", net::to_string(victim->client()))
                    .add("file", victim->file())
                    .add("for", net::to_string(from.client))
-                   .add_number("evictions", std::to_string(evictions_)));
+                   .add_number("evictions", std::to_string(evictions_))
+                   .limited("evicted"));
     victim->evict();
   }
 
@@ -517,7 +520,8 @@ struct Server::Impl final : SessionHost {
                    .add("client", net::to_string(from.client))
                    .add("file", file)
                    .add_number("code", std::to_string(static_cast<unsigned>(error.code)))
-                   .add("reason", error.message));
+                   .add("reason", error.message)
+                   .limited("refused"));
     std::array<std::byte, 1024> out{};
     const auto size = encode(error, out);
     if (!size) return;
@@ -539,7 +543,16 @@ struct Server::Impl final : SessionHost {
 
   void transfer_done(Session& session, const TransferRecord& record) override {
     admission_.finished(session.client());
-    log_.write(transfer_event(record));
+    auto event = transfer_event(record);
+    if (record.unanswered) event.limited("unanswered");
+    log_.write(event);
+  }
+
+  // A flood of junk or of forged packets to a session port must not become a flood of ERRORs.
+  bool may_answer_stranger(std::span<const std::byte> datagram) override {
+    const auto parsed = parse(datagram);
+    if (!parsed || std::holds_alternative<Error>(*parsed)) return false;  // never answer an ERROR with one
+    return stranger_replies_.take(TokenBucket::Clock::now());
   }
 
   void session_closed(Session& session) override {
@@ -594,6 +607,7 @@ struct Server::Impl final : SessionHost {
   }
 
   void stopped() {
+    log_.flush_suppressed();
     close_listeners();  // single-port: the transfers are over, so is the socket they came in by
     grace_timer_.cancel();
     if (on_stopped_) std::exchange(on_stopped_, nullptr)();
@@ -610,6 +624,7 @@ struct Server::Impl final : SessionHost {
   std::map<udp::endpoint, std::shared_ptr<Session>> sessions_;
   Admission<udp::endpoint, asio::ip::address> admission_;  // per-client keys: client_key()
   std::uint64_t evictions_ = 0;
+  TokenBucket stranger_replies_{stranger_replies_per_second, stranger_replies_per_second};
   unsigned next_port_ = 0;
   bool stopping_ = false;
   bool grace_armed_ = false;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace tftp::server {
 
@@ -112,7 +113,30 @@ ServerLog::ServerLog(LogFormat format, Verbosity verbosity, Sink sink)
 void ServerLog::write(const LogEvent& event) {
   if (event.level == LogLevel::debug && verbosity_ != Verbosity::verbose) return;
   if (verbosity_ == Verbosity::quiet && event.level < LogLevel::warning) return;
-  sink_(format_log_line(event, format_, std::chrono::system_clock::now()));
+  if (event.flood_class.empty() || verbosity_ == Verbosity::verbose) {  // -v: everything, for debugging
+    emit(event);
+    return;
+  }
+  auto& flood = floods_[event.flood_class];
+  if (!flood.bucket.take(TokenBucket::Clock::now())) {
+    ++flood.suppressed;
+    return;
+  }
+  write_suppressed(event.flood_class, flood);
+  emit(event);
 }
+
+void ServerLog::flush_suppressed() {
+  for (auto& [class_name, flood] : floods_) write_suppressed(class_name, flood);
+}
+
+void ServerLog::write_suppressed(const std::string& class_name, Flood& flood) {
+  if (flood.suppressed == 0) return;
+  emit(LogEvent{LogLevel::warning, "suppressed", {}}
+           .add("class", class_name)
+           .add_number("lines", std::to_string(std::exchange(flood.suppressed, 0))));
+}
+
+void ServerLog::emit(const LogEvent& event) { sink_(format_log_line(event, format_, std::chrono::system_clock::now())); }
 
 }  // namespace tftp::server

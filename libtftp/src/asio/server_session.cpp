@@ -169,7 +169,7 @@ void Session::from_client(std::span<const std::byte> datagram) {
 
 void Session::answer_stranger(std::span<const std::byte> datagram) {
   trace("stranger", from_, datagram);
-  if (peek_opcode(datagram) == Opcode::error) return;
+  if (!host_->may_answer_stranger(datagram)) return;
   const auto size = encode(Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}, tx_);
   if (!size) return;
   std::error_code ignored;
@@ -177,7 +177,8 @@ void Session::answer_stranger(std::span<const std::byte> datagram) {
   host_->log().write(LogEvent{LogLevel::warning, "stranger", {}}
                          .add("client", net::to_string(request_.client))
                          .add("stranger", net::to_string(from_))
-                         .add("file", request_.file));
+                         .add("file", request_.file)
+                         .limited("stranger"));
 }
 
 void Session::on_timer(std::error_code ec) {
@@ -246,6 +247,7 @@ void Session::report(std::string result_override) {
     record.window_size = m.negotiated().window_size;
     record.ok = m.outcome().completed() && !overridden;
     record.declined = m.outcome().error == errc::options_declined;
+    record.unanswered = m.outcome().error == errc::unanswered;
     record.result = overridden ? std::move(result_override) : describe_outcome(m.outcome());
   });
   // A failed upload leaves nothing, and that is so by the time its log line says it failed.

@@ -45,6 +45,9 @@ class SessionHost {
   // The socket is closed: forget the session.
   virtual void session_closed(Session& session) = 0;
   virtual ServerLog& log() = 0;
+  // Whether a datagram from a stranger on a session socket gets ERROR 5: only a well-formed TFTP packet
+  // other than an ERROR, and only as often as the server's rate allows.
+  virtual bool may_answer_stranger(std::span<const std::byte> datagram) = 0;
 };
 
 struct SessionRequest {

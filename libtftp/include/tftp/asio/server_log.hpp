@@ -7,11 +7,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "tftp/asio/rate_limit.hpp"
 #include "tftp/asio/server_config.hpp"
 #include "tftp/options.hpp"
 
@@ -31,6 +33,10 @@ struct LogEvent {
   LogLevel level = LogLevel::info;
   std::string event;
   std::vector<LogField> fields;
+  // Events a stranger or a flood can cause one per packet (refusals, ERROR 5, evictions, unanswered
+  // sessions) name a flood class: at most a burst of such lines, then a few per second, and a "suppressed"
+  // line with the count of those left out before the next one of the class.
+  std::string flood_class;
 
   LogEvent& add(std::string key, std::string value) {
     fields.push_back({std::move(key), std::move(value), false});
@@ -38,6 +44,10 @@ struct LogEvent {
   }
   LogEvent& add_number(std::string key, std::string value) {
     fields.push_back({std::move(key), std::move(value), true});
+    return *this;
+  }
+  LogEvent& limited(std::string class_name) {
+    flood_class = std::move(class_name);
     return *this;
   }
 };
@@ -56,6 +66,9 @@ struct TransferRecord {
   // The client answered the OACK with ERROR 8 ("client declined options"): a UEFI size probe does so on
   // every boot, so it is logged at info, not as a warning.
   bool declined = false;
+  // The client never showed that it receives what was sent (a forged request, or it went away): a line a
+  // flood can cause, so rate-limited.
+  bool unanswered = false;
 };
 
 LogEvent transfer_event(const TransferRecord& record);
@@ -75,11 +88,25 @@ class ServerLog {
 
   bool tracing() const noexcept { return verbosity_ == Verbosity::verbose; }
   void write(const LogEvent& event);
+  // Writes the "suppressed" lines still owed (at shutdown).
+  void flush_suppressed();
+
+  // Lines of one flood class: a burst of 20, then 10 per second.
+  static constexpr double flood_burst = 20;
+  static constexpr double flood_per_second = 10;
 
  private:
+  struct Flood {
+    TokenBucket bucket{flood_per_second, flood_burst};
+    std::uint64_t suppressed = 0;
+  };
+  void emit(const LogEvent& event);
+  void write_suppressed(const std::string& class_name, Flood& flood);
+
   LogFormat format_;
   Verbosity verbosity_;
   Sink sink_;
+  std::map<std::string, Flood> floods_;
 };
 
 }  // namespace tftp::server
