@@ -413,7 +413,7 @@ TEST(ClientProgram, HelpStatesTheGiveUpTime) {
   TempDir scratch;
   const auto help = run_client(scratch, "get -t 2 -r 3 --help");
   EXPECT_EQ(help.exit, 0);
-  EXPECT_NE(help.out.find("exit 3 after 22.0 s for -t 2 -r 3"), std::string::npos) << help.out;  // 2 + 4 + 8 + 8
+  EXPECT_NE(help.out.find("exit 3 after 22.0 s of silence for -t 2 -r 3"), std::string::npos) << help.out;  // 2 + 4 + 8 + 8
   EXPECT_NE(help.out.find("5 protocol violation"), std::string::npos) << help.out;
 }
 #endif

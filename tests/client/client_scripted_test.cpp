@@ -125,6 +125,56 @@ TEST(ClientScripted, AServerIgnoringWindowsizeGetsLockStep) {
   EXPECT_EQ(read_file(dir / "f"), std::string(1428, 'a') + std::string(1428, 'b') + std::string(144, 'c'));
 }
 
+// ---- Server-controlled text -------------------------------------------------------------------------
+
+// No C0 control, DEL or C1 byte in what the client would print.
+bool terminal_safe(std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F || (u >= 0x80 && u <= 0x9F)) return false;
+  }
+  return true;
+}
+
+// An ERROR message that retitles the window, clears the screen and forges a line must reach the terminal
+// escaped; so must the option names of an OACK in the -v trace.
+TEST(ClientScripted, WhatTheServerSentIsEscapedBeforeItIsPrinted) {
+  TempDir dir;
+  const std::string hostile = "\x1b]0;owned\x07\x1b[2J\r\ntftp-client: all good \x9b" "31m\xc2\x9b";
+  ScriptedServer refusing([&](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    s.send(s.open_socket(), Error{ErrorCode::file_not_found, hostile}, rrq.from);
+  });
+  const auto refused = client::get(target_at(refusing.port(), "f", dir / "f"), patient());
+  refusing.finish();
+  EXPECT_EQ(refused.exit, Exit::server_error);
+  EXPECT_TRUE(terminal_safe(refused.message)) << refused.message;
+  EXPECT_NE(refused.message.find("\\x1b]0;owned\\x07\\x1b[2J\\x0d\\x0atftp-client: all good \\x9b31m\\xc2\\x9b"),
+            std::string::npos)
+      << refused.message;
+
+  ScriptedServer oacking([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Oack{{{"\x1b[2Jblksize", "\r512"}}}, rrq.from);
+    s.expect(tid);
+  });
+  std::vector<std::string> trace;
+  client::Hooks hooks;
+  hooks.trace = [&](std::string_view line) { trace.emplace_back(line); };
+  const auto bad = client::get(target_at(oacking.port(), "f", dir / "f"), patient(), hooks);
+  oacking.finish();
+  EXPECT_EQ(bad.exit, Exit::protocol_error);
+  ASSERT_FALSE(trace.empty());
+  bool seen = false;
+  for (const auto& line : trace) {
+    EXPECT_TRUE(terminal_safe(line)) << line;
+    seen = seen || line.find("OACK \\x1b[2Jblksize=\\x0d512") != std::string::npos;
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_TRUE(terminal_safe(bad.message)) << bad.message;
+}
+
 // ---- The OACK ------------------------------------------------------------------------------------
 
 void expect_oack_refused(const OptionList& oack) {

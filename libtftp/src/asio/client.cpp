@@ -8,6 +8,7 @@
 
 #include "client_local.hpp"
 #include "client_session.hpp"
+#include "tftp/printable.hpp"
 #include "tftp/transfer.hpp"
 
 namespace tftp::client {
@@ -61,7 +62,8 @@ Outcome classify(const tftp::Outcome& machine, const Target& target, const Setti
     case errc::peer_error: {
       const Error& error = machine.received.value_or(Error{});
       return failure(Exit::server_error, fmt::format("server error {}: {}", static_cast<unsigned>(error.code),
-                                                     error.message.empty() ? default_message(error.code) : error.message));
+                                                     error.message.empty() ? std::string(default_message(error.code))
+                                                                           : printable(error.message)));
     }
     case errc::timed_out:
       return failure(Exit::timed_out,

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "tftp/codec.hpp"
+#include "tftp/printable.hpp"
 
 namespace tftp::client::detail {
 namespace {
@@ -14,21 +15,21 @@ std::string_view mode_name(Mode mode) { return mode == Mode::netascii ? "netasci
 
 std::string options_text(const OptionList& options) {
   std::string text;
-  for (const auto& option : options) text += fmt::format(" {}={}", option.name, option.value);
+  for (const auto& option : options) text += fmt::format(" {}={}", printable(option.name), printable(option.value));
   return text;
 }
 
 struct Describe {
   std::string operator()(const Rrq& p) const {
-    return fmt::format("RRQ \"{}\" {}{}", p.filename, mode_name(p.mode), options_text(p.options));
+    return fmt::format("RRQ \"{}\" {}{}", printable(p.filename), mode_name(p.mode), options_text(p.options));
   }
   std::string operator()(const Wrq& p) const {
-    return fmt::format("WRQ \"{}\" {}{}", p.filename, mode_name(p.mode), options_text(p.options));
+    return fmt::format("WRQ \"{}\" {}{}", printable(p.filename), mode_name(p.mode), options_text(p.options));
   }
   std::string operator()(const Data& p) const { return fmt::format("DATA {} ({} bytes)", p.block, p.payload.size()); }
   std::string operator()(const Ack& p) const { return fmt::format("ACK {}", p.block); }
   std::string operator()(const Error& p) const {
-    return fmt::format("ERROR {} \"{}\"", static_cast<unsigned>(p.code), p.message);
+    return fmt::format("ERROR {} \"{}\"", static_cast<unsigned>(p.code), printable(p.message));
   }
   std::string operator()(const Oack& p) const { return "OACK" + options_text(p.options); }
 };
