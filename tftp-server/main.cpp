@@ -94,8 +94,10 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_option("--map-file", c.map_file, "tftpd-hpa remap rules applied to requested names (re-read on SIGHUP)")
       ->check(CLI::ExistingFile);
   app.add_flag("--lowercase", c.lowercase, "fold A-Z to a-z in requested names, after the map-file rules");
-  app.add_option("--unique-root", cli.unique_root, "ip: serve ROOT/<client address>/ to a client that has one")
-      ->check(form(parse_unique_root, "ip"));
+  app.add_option("--unique-root", cli.unique_root,
+                 "ip: serve ROOT/<client address>/ to a client that has one (others: ROOT, but no other client's "
+                 "directory); ip-strict: others get ROOT/default/ or nothing")
+      ->check(form(parse_unique_root, "ip or ip-strict"));
   app.add_option("--grace", cli.grace_s, "seconds running transfers may go on after SIGINT/SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   auto* verbose = app.add_flag("-v,--verbose", cli.verbose, "log every packet");

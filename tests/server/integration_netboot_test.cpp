@@ -107,6 +107,46 @@ TEST_F(UniqueRoot, ClientWithoutOneFallsBackToRoot) {
   EXPECT_EQ(download(peer, server_->port(), "f").bytes, bytes_of("shared"));
 }
 
+// A client without a directory is served from ROOT, which holds the others' directories: a name that starts
+// with an address is refused, for reading and for writing.
+TEST_F(UniqueRoot, AClientWithoutADirectoryCannotReachAnothersDirectory) {
+  std::filesystem::create_directories(server_->root() / "127.0.0.5");
+  write_file(server_->root() / "127.0.0.5" / "boot.cfg", bytes_of("for 127.0.0.5 only"));
+  RawPeer peer("127.0.0.9");
+  for (const char* name : {"127.0.0.5/boot.cfg", "/127.0.0.5/boot.cfg", "127.0.0.5\\boot.cfg", "127.0.0.1/f"}) {
+    const auto got = download(peer, server_->port(), name);
+    ASSERT_TRUE(got.error) << name << ": " << got.failure;
+    EXPECT_EQ(code(*got.error), 2) << name;
+    EXPECT_TRUE(got.bytes.empty()) << name;
+  }
+  peer.send(server_->port(), Wrq{"127.0.0.5/pxe.cfg", Mode::octet, {}});
+  const auto refused = peer.receive();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->bytes, encoded(Error{ErrorCode::access_violation, "another client's directory"}));
+  EXPECT_EQ(list_dir(server_->root() / "127.0.0.5"), std::vector<std::string>{"boot.cfg"});
+  EXPECT_EQ(download(peer, server_->port(), "f").bytes, bytes_of("shared"));  // ROOT's own files still
+}
+
+// ip-strict: a client without a directory gets ROOT/default/ when it exists, else nothing; never ROOT.
+TEST(UniqueRootStrict, ClientsWithoutADirectoryGetTheDefaultTreeOrNothing) {
+  auto config = test_config();
+  config.unique_root = server::UniqueRoot::ip_strict;
+  ServerHarness server(config);
+  std::filesystem::create_directories(server.root() / "127.0.0.1");
+  write_file(server.root() / "f", bytes_of("ROOT itself"));
+  write_file(server.root() / "127.0.0.1" / "f", bytes_of("for 127.0.0.1"));
+  server.start();
+  RawPeer own;
+  EXPECT_EQ(download(own, server.port(), "f").bytes, bytes_of("for 127.0.0.1"));
+  RawPeer other("127.0.0.2");
+  const auto refused = download(other, server.port(), "f");
+  ASSERT_TRUE(refused.error) << refused.failure;
+  EXPECT_EQ(code(*refused.error), 2);
+  std::filesystem::create_directories(server.root() / "default");
+  write_file(server.root() / "default" / "f", bytes_of("the default tree"));
+  EXPECT_EQ(download(other, server.port(), "f").bytes, bytes_of("the default tree"));
+}
+
 TEST_F(UniqueRoot, DirectoryLeavingRootIsRefused) {
   RawPeer peer("127.0.0.3");
   const auto got = download(peer, server_->port(), "f");

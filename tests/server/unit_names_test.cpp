@@ -91,9 +91,22 @@ TEST(BlockSizeMaxForm, IsANumberInRangeOrMtu) {
   }
 }
 
-TEST(UniqueRootForm, IsIpOnly) {
+TEST(ClientDirectory, NamesThatStartWithAnAddress) {
+  EXPECT_TRUE(names_client_directory("127.0.0.5/boot.cfg"));
+  EXPECT_TRUE(names_client_directory("192.0.2.7\\pxe.cfg"));
+  EXPECT_TRUE(names_client_directory("2001:db8::7/x"));
+  EXPECT_TRUE(names_client_directory("fe80::7%lo/x"));
+  EXPECT_TRUE(names_client_directory("127.0.0.5"));
+  EXPECT_FALSE(names_client_directory("boot/127.0.0.5"));
+  EXPECT_FALSE(names_client_directory("pxelinux.0"));
+  EXPECT_FALSE(names_client_directory("127.0.0/x"));
+  EXPECT_FALSE(names_client_directory(""));
+}
+
+TEST(UniqueRootForm, IsIpOrIpStrict) {
   EXPECT_EQ(parse_unique_root("ip"), UniqueRoot::ip);
   EXPECT_EQ(parse_unique_root("IP"), UniqueRoot::ip);
+  EXPECT_EQ(parse_unique_root("ip-strict"), UniqueRoot::ip_strict);
   for (const char* bad : {"", "mac", "ipv4", "i", " ip", "none"}) EXPECT_FALSE(parse_unique_root(bad)) << bad;
 }
 

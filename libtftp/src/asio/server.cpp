@@ -86,6 +86,9 @@ std::optional<asio::ip::address> client_key(const asio::ip::address& address) {
 // ERROR 5 replies to strangers, all sessions together: a burst, then this many per second.
 constexpr double stranger_replies_per_second = 50;
 
+// --unique-root ip-strict: the tree for clients without a directory of their own.
+constexpr const char* strict_default_directory = "default";
+
 // The largest netascii file whose wire size is counted for tsize (about 4 ms of the event loop).
 constexpr std::uint64_t netascii_tsize_limit = std::uint64_t{1} << 20;
 
@@ -293,10 +296,11 @@ struct Server::Impl final : SessionHost {
     return true;
   }
 
-  // ROOT, or ROOT/<client address>/ under --unique-root ip when that directory is there. `holder` keeps a
-  // per-client root open while the caller uses it.
-  const Root* root_for(const Arrival& from, const std::string& file,
-                       std::optional<Root>& holder) {
+  // ROOT, or ROOT/<client address>/ under --unique-root when that directory is there. A client without one
+  // is served from ROOT (ip), where the other clients' directories are, so a name that starts with an
+  // address is refused; or from ROOT/default/ (ip-strict), or not at all. `holder` keeps a per-client root
+  // open while the caller uses it.
+  const Root* root_for(const Arrival& from, const std::string& file, std::optional<Root>& holder) {
     if (config_.unique_root == UniqueRoot::none) return &root_;
     auto found = root_.subdirectory(client_directory_name(from.client.address()));
     if (auto* refusal = std::get_if<Refusal>(&found)) {
@@ -304,6 +308,16 @@ struct Server::Impl final : SessionHost {
       return nullptr;
     }
     if (auto* root = std::get_if<Root>(&found)) return &holder.emplace(std::move(*root));
+    if (config_.unique_root == UniqueRoot::ip_strict) {
+      auto fallback = root_.subdirectory(strict_default_directory);
+      if (auto* root = std::get_if<Root>(&fallback)) return &holder.emplace(std::move(*root));
+      refuse(from, file, Error{ErrorCode::access_violation, "no directory for this client"});
+      return nullptr;
+    }
+    if (names_client_directory(file)) {
+      refuse(from, file, Error{ErrorCode::access_violation, "another client's directory"});
+      return nullptr;
+    }
     return &root_;
   }
 

@@ -98,6 +98,7 @@ std::optional<BlockSizeMax> parse_block_size_max(std::string_view text) {
 
 std::optional<UniqueRoot> parse_unique_root(std::string_view text) {
   if (equals_ignoring_case(text, "ip")) return UniqueRoot::ip;
+  if (equals_ignoring_case(text, "ip-strict")) return UniqueRoot::ip_strict;
   return std::nullopt;
 }
 

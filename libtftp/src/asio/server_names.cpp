@@ -29,6 +29,13 @@ std::string client_directory_name(const asio::ip::address& client) {
   return client.to_string();
 }
 
+bool names_client_directory(std::string_view name) {
+  const std::string first(name.substr(0, name.find_first_of("/\\")));
+  std::error_code ec;
+  static_cast<void>(asio::ip::make_address(first, ec));  // dotted IPv4, IPv6, IPv6 with %scope
+  return !ec;
+}
+
 std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept {
   const unsigned overhead = (ipv6 ? 40U : 20U) + 8U + 4U;
   const unsigned fits = mtu > overhead ? mtu - overhead : 0U;

@@ -50,8 +50,10 @@ struct BlockSizeMax {
 };
 std::optional<BlockSizeMax> parse_block_size_max(std::string_view text);
 
-// --unique-root: only "ip" (dnsmasq's tftp-unique-root; its "mac" form needs the DHCP server's lease table).
-enum class UniqueRoot { none, ip };
+// --unique-root: "ip" (dnsmasq's tftp-unique-root: ROOT/<client>/ when it exists, else ROOT, where a name may
+// not start with another client's directory) or "ip-strict" (ROOT/<client>/, else ROOT/default/ when it
+// exists, else nothing). dnsmasq's "mac" form needs the DHCP server's lease table.
+enum class UniqueRoot { none, ip, ip_strict };
 std::optional<UniqueRoot> parse_unique_root(std::string_view text);
 
 enum class LogFormat { text, json };

@@ -14,11 +14,13 @@
 //   4. strip_leading_separators: "/boot/x" and "\boot\x" name ROOT/boot/x, as under tftpd-hpa -s (Debian's
 //      default, chrooted to ROOT) and dnsmasq. A backslash is a separator everywhere (root.hpp), so a
 //      leading one is dropped like a slash;
-//   5. confinement (root.hpp) beneath ROOT/client_directory_name(client)/ when --unique-root ip finds that
-//      directory, else beneath ROOT.
+//   5. confinement (root.hpp) beneath ROOT/client_directory_name(client)/ when --unique-root finds that
+//      directory, else beneath ROOT (ip; a name whose first component is an address is refused there:
+//      names_client_directory) or ROOT/default/ (ip-strict).
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <asio/ip/address.hpp>
 
@@ -34,6 +36,10 @@ void strip_leading_separators(std::string& name);
 // ("2001:db8::7"), with "%INTERFACE" after a link-local address with a scope ("fe80::7%eth0"), as dnsmasq's
 // prettyprint_addr writes it.
 std::string client_directory_name(const asio::ip::address& client);
+
+// Whether a name's first component (up to the first / or \) is an IPv4 or IPv6 address, i.e. names a
+// client's own directory beneath ROOT under --unique-root: another client's, when it is not served from it.
+bool names_client_directory(std::string_view name);
 
 // The largest TFTP block that fits one IP datagram on a link with this MTU: MTU - IP header (20, IPv6 40)
 // - UDP header 8 - TFTP header 4, within RFC 2348's 8-65464.
