@@ -2,6 +2,7 @@
 // class, the packets the client sent back and the local file after each case.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 
@@ -123,6 +124,40 @@ TEST(ClientScripted, AServerIgnoringWindowsizeGetsLockStep) {
   ASSERT_EQ(acks.size(), 4U);
   for (std::uint16_t n = 0; n < 4; ++n) EXPECT_EQ(parsed(acks[n]), Packet(Ack{n}));
   EXPECT_EQ(read_file(dir / "f"), std::string(1428, 'a') + std::string(1428, 'b') + std::string(144, 'c'));
+}
+
+// ---- The local file's mode -------------------------------------------------------------------------
+
+// A download replaces a file keeping its mode, and creates one with 0666 & ~umask (it was always 0644).
+TEST(ClientScripted, ADownloadKeepsTheFilesModeOrFollowsTheUmask) {
+  TempDir dir;
+  const auto serve_one_block = [](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, data_packet(1, 10, 'z'), rrq.from);
+    s.expect(tid);
+  };
+  auto settings = patient();
+  settings.options = false;
+  const auto mode_of = [](const std::filesystem::path& path) {
+    return static_cast<unsigned>(std::filesystem::status(path).permissions()) & 07777U;
+  };
+  const mode_t saved = ::umask(077);
+  {
+    ScriptedServer server(serve_one_block);
+    EXPECT_EQ(client::get(target_at(server.port(), "f", dir / "new"), settings).exit, Exit::success);
+  }
+  ::umask(022);
+  for (const unsigned mode : {0600U, 0640U}) {
+    write_file(dir / "old", "previous");
+    std::filesystem::permissions(dir / "old", static_cast<std::filesystem::perms>(mode));
+    ScriptedServer server(serve_one_block);
+    EXPECT_EQ(client::get(target_at(server.port(), "f", dir / "old"), settings).exit, Exit::success);
+    EXPECT_EQ(mode_of(dir / "old"), mode);
+    EXPECT_EQ(read_file(dir / "old"), std::string(10, 'z'));
+  }
+  ::umask(saved);
+  EXPECT_EQ(mode_of(dir / "new"), 0600U);
 }
 
 // ---- Server-controlled text -------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -110,7 +111,7 @@ TEST_F(FileIoTest, SinkGathersSmallBlocksInOrderAndLargeOnesPassThrough) {
   for (int i = 0; i < 3; ++i) feed(512);
   feed(17);
   EXPECT_EQ(sink.written(), content.size());
-  EXPECT_EQ(entries().size(), 1U);  // only the temporary file so far
+  EXPECT_TRUE(entries().empty());  // the file has no name until it is committed (O_TMPFILE)
   EXPECT_FALSE(sink.finish());
   EXPECT_EQ(read("dest"), content);
   EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
@@ -123,19 +124,23 @@ TEST_F(FileIoTest, HeldLargeBlocksAreWrittenAfterwardsInOrder) {
   FileSink sink(file, Mode::octet);
   sink.hold_large_blocks(true);
   const std::string content = pattern(3 * 9000 + 512 + 100);
-  const auto temp = (dir_ / file.temp_name()).string();
+  const auto written = [&] {
+    struct stat st {};
+    ::fstat(file.fd(), &st);
+    return static_cast<std::uintmax_t>(st.st_size);
+  };
   // Held bytes are not copied: every block is a view into content, which outlives the sink's use of it.
   const auto slice = [&](std::size_t at, std::size_t size) { return bytes(content).subspan(at, size); };
   EXPECT_FALSE(sink.write_block(0, slice(0, 9000)));
-  EXPECT_EQ(fs::file_size(temp), 0U);  // held: the driver writes it after sending the ACK
+  EXPECT_EQ(written(), 0U);  // held: the driver writes it after sending the ACK
   EXPECT_FALSE(sink.write_held());
-  EXPECT_EQ(fs::file_size(temp), 9000U);
+  EXPECT_EQ(written(), 9000U);
   EXPECT_FALSE(sink.write_held());  // nothing held: nothing written twice
-  EXPECT_EQ(fs::file_size(temp), 9000U);
+  EXPECT_EQ(written(), 9000U);
   // Without write_held in between, the next block writes the held one first; small ones are gathered.
   EXPECT_FALSE(sink.write_block(1, slice(9000, 9000)));
   EXPECT_FALSE(sink.write_block(2, slice(18000, 9000)));
-  EXPECT_EQ(fs::file_size(temp), 18000U);
+  EXPECT_EQ(written(), 18000U);
   EXPECT_FALSE(sink.write_block(3, slice(27000, 512)));
   EXPECT_FALSE(sink.write_block(4, slice(27512, 100)));
   EXPECT_EQ(sink.written(), content.size());
@@ -200,11 +205,31 @@ TEST_F(FileIoTest, CommitRenamesIntoPlace) {
   ASSERT_FALSE(ec) << ec.message();
   ASSERT_FALSE(file.write(bytes("new content")));
   EXPECT_EQ(read("dest"), "old");  // untouched until the commit
-  EXPECT_EQ(entries().size(), 2U);
+  EXPECT_EQ(entries(), std::vector<std::string>{"dest"});  // the new file has no name yet (O_TMPFILE)
+  EXPECT_TRUE(file.temp_name().empty());
   ASSERT_FALSE(file.commit());
   EXPECT_EQ(read("dest"), "new content");
   EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
   EXPECT_EQ(fs::status(path("dest")).permissions(), fs::perms(0644));
+}
+
+// What a killed writer may leave where O_TMPFILE could not be used: removed at the server's start, and
+// nothing else.
+TEST_F(FileIoTest, StaleTemporariesAreRecognisedAndRemovedBeneathADirectory) {
+  EXPECT_TRUE(is_stale_temp_name(".boot.img.tftp-AbCdEf123456"));
+  EXPECT_FALSE(is_stale_temp_name("boot.img.tftp-AbCdEf123456"));   // not hidden
+  EXPECT_FALSE(is_stale_temp_name(".boot.img.tftp-AbCdEf12345"));   // 11 characters
+  EXPECT_FALSE(is_stale_temp_name(".boot.img.tftp-AbCdEf12345!"));  // not the alphabet
+  EXPECT_FALSE(is_stale_temp_name(".tftp-AbCdEf123456"));           // no name before it
+  write(".a.tftp-AbCdEf123456", "stale");
+  write(".keep.tftp-short", "someone else's");
+  fs::create_directories(dir_ / "sub" / "deeper");
+  write("sub/deeper/.b.tftp-ZZZZZZ000000", "stale");
+  fs::create_directory_symlink(dir_ / "sub", dir_ / "link");  // not followed: the file is counted once
+  const Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_EQ(remove_stale_temporaries(dir.get()), 2U);
+  EXPECT_EQ(entries(), (std::vector<std::string>{".keep.tftp-short", "link", "sub"}));
+  EXPECT_TRUE(fs::is_empty(dir_ / "sub" / "deeper"));
 }
 
 TEST_F(FileIoTest, WithoutCommitNothingIsLeft) {

@@ -87,6 +87,14 @@ class ServerProcess {
 
   void signal(int number) const { ::kill(pid_, number); }
 
+  // Reads the log until a line contains `part`; false at EOF or when no line came within the bound.
+  bool wait_for_line(const std::string& part) {
+    while (auto text = line()) {
+      if (text->find(part) != std::string::npos) return true;
+    }
+    return false;
+  }
+
   // Reads stderr to EOF (bounded) and returns the exit status; -1 if it did not exit in time.
   int wait(std::chrono::milliseconds timeout = 10s) {
     while (line(timeout)) {
@@ -233,6 +241,34 @@ TEST(Program, SinglePortDefaultsAreConservative) {
   const auto wide = download(peer, told.port(), "f", {{"windowsize", "64"}});
   ASSERT_TRUE(wide.oack);
   EXPECT_EQ(wide.oack->options, (OptionList{{"windowsize", "32"}}));
+}
+
+// An upload's file has no name until it is complete (O_TMPFILE): SIGKILL in the middle leaves nothing; and
+// temporaries a killed server left where it had to name them are removed at the next start.
+TEST(Program, AKilledUploadLeavesNothingAndStaleTemporariesAreRemovedAtStart) {
+  TempDir dir;
+  write_file(dir.path() / "keep", bytes_of("previous"));
+  {
+    ServerProcess server({"--listen", "127.0.0.1:0", "--create", "--overwrite", dir.path().string()});
+    RawPeer peer;
+    peer.send(server.port(), Wrq{"keep", Mode::octet, {}});
+    const auto ack0 = peer.receive();
+    ASSERT_TRUE(ack0);
+    peer.send(ack0->port, Data{1, pattern_bytes(512, 7)});
+    ASSERT_TRUE(peer.receive());  // ACK 1: the first block is written
+    server.signal(SIGKILL);
+    server.wait();
+  }
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"keep"});
+  EXPECT_EQ(read_file(dir.path() / "keep"), bytes_of("previous"));
+  write_file(dir.path() / ".up.tftp-AbCdEf123456", bytes_of("half an upload"));
+  std::filesystem::create_directories(dir.path() / "sub");
+  write_file(dir.path() / "sub" / ".x.tftp-0123456789ab", bytes_of("half another"));
+  write_file(dir.path() / ".profile", bytes_of("not ours"));
+  ServerProcess server({"--listen", "127.0.0.1:0", "--create", dir.path().string()});
+  EXPECT_TRUE(server.wait_for_line("removed=2"));
+  EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{".profile", "keep", "sub"}));
+  EXPECT_TRUE(list_dir(dir.path() / "sub").empty());
 }
 
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------

@@ -50,6 +50,15 @@ fileio::Fd anonymous_file(std::error_code& ec) {
   return fd;
 }
 
+// A file a download replaces keeps its permissions; a new one gets 0666 & ~umask, as any program's.
+mode_t mode_for(const std::string& local) {
+  struct stat st {};
+  if (::stat(local.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 07777;
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
 }  // namespace
 
 std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, std::error_code& ec) {
@@ -69,7 +78,7 @@ std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, st
     ec = std::make_error_code(std::errc::is_a_directory);
     return nullptr;
   }
-  download->file_.emplace(fileio::AtomicFile::create(path, {}, ec));
+  download->file_.emplace(fileio::AtomicFile::create(path, {.mode = mode_for(path)}, ec));
   if (ec) return nullptr;
   download->sink_.emplace(*download->file_, mode);
   return download;

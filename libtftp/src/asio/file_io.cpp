@@ -1,6 +1,7 @@
 // Block reads and atomic writes for the drivers (see file_io.hpp).
 #include "tftp/asio/file_io.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,15 +36,24 @@ constexpr std::size_t write_behind_bytes = 32 * 1024;
 
 Error read_error(std::error_code ec) { return Error{ErrorCode::not_defined, "Read failed: " + ec.message()}; }
 
-// ".name.XXXXXX" with a random suffix, kept within NAME_MAX.
+constexpr std::string_view temp_marker = ".tftp-";
+constexpr std::size_t temp_random = 12;
+constexpr std::string_view temp_alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+// ".name.tftp-XXXXXXXXXXXX" with a random suffix, kept within NAME_MAX.
 std::string temp_name_for(const std::string& name, std::mt19937_64& random) {
   constexpr std::size_t name_max = 255;
-  constexpr std::size_t overhead = 1 + 1 + 12;  // ".", ".", suffix
-  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string temp = "." + name.substr(0, name_max - overhead) + ".";
-  for (int i = 0; i < 12; ++i) temp += alphabet[random() % (sizeof alphabet - 1)];
+  constexpr std::size_t overhead = 1 + temp_marker.size() + temp_random;
+  std::string temp = "." + name.substr(0, name_max - overhead) + std::string(temp_marker);
+  for (std::size_t i = 0; i < temp_random; ++i) temp += temp_alphabet[random() % temp_alphabet.size()];
   return temp;
 }
+
+// Linking an O_TMPFILE file into place goes through /proc/self/fd (linkat with AT_EMPTY_PATH needs
+// CAP_DAC_READ_SEARCH): without /proc, named temporary files.
+bool can_link_anonymous_files() { return ::access("/proc/self/fd", X_OK) == 0; }
+
+std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 }  // namespace
 
@@ -159,22 +169,88 @@ AtomicFile AtomicFile::create(int dir, std::string name, Options options, std::e
       return file;
     }
   }
+  // A file without a name until commit links it in: a process killed meanwhile leaves nothing behind.
+  if (can_link_anonymous_files()) {
+    const int fd = ::openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      file.file_ = Fd(fd);
+      file.anonymous_ = true;
+      return file;
+    }
+    // A file system or kernel without O_TMPFILE (EOPNOTSUPP, EISDIR): a named temporary file instead.
+  }
+  const int fd = file.create_named_temp(
+      [dir](const std::string& temp) {
+        return ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      },
+      ec);
+  if (fd >= 0) file.file_ = Fd(fd);
+  return file;
+}
+
+template <class MakeName>
+int AtomicFile::create_named_temp(MakeName&& make, std::error_code& ec) {
   std::mt19937_64 random(std::random_device{}());
   for (int attempt = 0; attempt < 16; ++attempt) {
-    std::string temp = temp_name_for(file.name_, random);
-    const int fd = ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    std::string temp = temp_name_for(name_, random);
+    const int fd = make(temp);
     if (fd >= 0) {
-      file.temp_ = std::move(temp);
-      file.file_ = Fd(fd);
-      return file;
+      temp_ = std::move(temp);
+      return fd;
     }
     if (errno != EEXIST) {
       ec = last_error();
-      return file;
+      return -1;
     }
   }
   ec = std::make_error_code(std::errc::file_exists);
-  return file;
+  return -1;
+}
+
+bool is_stale_temp_name(std::string_view name) noexcept {
+  if (name.size() < 1 + 1 + temp_marker.size() + temp_random || name.front() != '.') return false;
+  const auto random = name.substr(name.size() - temp_random);
+  if (name.substr(name.size() - temp_random - temp_marker.size(), temp_marker.size()) != temp_marker) return false;
+  return random.find_first_not_of(temp_alphabet) == std::string_view::npos;
+}
+
+namespace {
+
+// Depth-first beneath dir (never through a symlink), bounded in depth and in entries looked at.
+void remove_stale_beneath(int dir, unsigned depth, std::size_t& budget, std::size_t& removed) {
+  // A descriptor of its own to list (dir may be an O_PATH descriptor, which cannot be read).
+  const int readable = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (readable < 0) return;
+  DIR* listing = ::fdopendir(readable);
+  if (listing == nullptr) {
+    ::close(readable);
+    return;
+  }
+  while (budget > 0) {
+    const dirent* entry = ::readdir(listing);
+    if (entry == nullptr) break;
+    --budget;
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(dir, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISREG(st.st_mode) && is_stale_temp_name(name)) {
+      if (::unlinkat(dir, entry->d_name, 0) == 0) ++removed;
+    } else if (S_ISDIR(st.st_mode) && depth > 0) {
+      const Fd child(::openat(dir, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (child) remove_stale_beneath(child.get(), depth - 1, budget, removed);
+    }
+  }
+  ::closedir(listing);
+}
+
+}  // namespace
+
+std::size_t remove_stale_temporaries(int dir) {
+  std::size_t budget = 1'000'000;
+  std::size_t removed = 0;
+  remove_stale_beneath(dir, 32, budget, removed);
+  return removed;
 }
 
 AtomicFile AtomicFile::create(const std::string& path, Options options, std::error_code& ec) {
@@ -202,6 +278,7 @@ AtomicFile::AtomicFile(AtomicFile&& other) noexcept
       temp_(std::move(other.temp_)),
       file_(std::move(other.file_)),
       options_(other.options_),
+      anonymous_(other.anonymous_),
       committed_(other.committed_) {
   other.temp_.clear();
   other.committed_ = true;  // nothing left for the moved-from object to remove
@@ -223,6 +300,36 @@ std::error_code AtomicFile::commit() {
   if (committed_ || !file_) return std::make_error_code(std::errc::bad_file_descriptor);
   if (::fchmod(file_.get(), options_.mode) != 0) return last_error();
   if (options_.sync && ::fsync(file_.get()) != 0) return last_error();
+  if (anonymous_) {
+    if (const auto ec = link_anonymous()) return ec;
+  } else if (const auto ec = rename_into_place()) {
+    return ec;
+  }
+  committed_ = true;
+  file_ = Fd();
+  if (options_.sync) ::fsync(dir_);
+  return {};
+}
+
+// The anonymous file gets its name: at once where nothing may be replaced (linkat fails if the name
+// exists), else under a temporary name first, renamed over the destination.
+std::error_code AtomicFile::link_anonymous() {
+  const std::string self = proc_path(file_.get());
+  if (!options_.overwrite) {
+    if (::linkat(AT_FDCWD, self.c_str(), dir_, name_.c_str(), AT_SYMLINK_FOLLOW) != 0) return last_error();
+    return {};
+  }
+  std::error_code ec;
+  const int linked = create_named_temp(
+      [&](const std::string& temp) {
+        return ::linkat(AT_FDCWD, self.c_str(), dir_, temp.c_str(), AT_SYMLINK_FOLLOW) == 0 ? 0 : -1;
+      },
+      ec);
+  if (linked < 0) return ec;
+  return rename_into_place();  // on failure discard() unlinks the temporary name
+}
+
+std::error_code AtomicFile::rename_into_place() {
   if (options_.overwrite) {
     if (::renameat(dir_, temp_.c_str(), dir_, name_.c_str()) != 0) return last_error();
   } else if (::renameat2(dir_, temp_.c_str(), dir_, name_.c_str(), RENAME_NOREPLACE) != 0) {
@@ -231,16 +338,14 @@ std::error_code AtomicFile::commit() {
     if (::linkat(dir_, temp_.c_str(), dir_, name_.c_str(), 0) != 0) return last_error();
     ::unlinkat(dir_, temp_.c_str(), 0);
   }
-  committed_ = true;
-  file_ = Fd();
-  if (options_.sync) ::fsync(dir_);
+  temp_.clear();
   return {};
 }
 
 void AtomicFile::discard() noexcept {
-  if (committed_ || temp_.empty()) return;
-  ::unlinkat(dir_, temp_.c_str(), 0);
-  file_ = Fd();
+  if (committed_) return;
+  if (!temp_.empty()) ::unlinkat(dir_, temp_.c_str(), 0);
+  file_ = Fd();  // an anonymous file goes with its descriptor
   committed_ = true;
 }
 

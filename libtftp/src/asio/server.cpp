@@ -182,6 +182,12 @@ struct Server::Impl final : SessionHost {
   }
 
   void start() {
+    if (config_.allow_create || config_.allow_overwrite) {
+      // Uploads of a server that was killed (SIGKILL, power) where O_TMPFILE could not be used.
+      if (const auto removed = fileio::remove_stale_temporaries(root_.fd()); removed > 0) {
+        log_.write(LogEvent{LogLevel::warning, "stale-uploads", {}}.add_number("removed", std::to_string(removed)));
+      }
+    }
     for (auto& listener : listeners_) {
       log_.write(LogEvent{LogLevel::info, "listening", {}}
                      .add("address", net::to_string(listener->local))
@@ -459,9 +465,10 @@ struct Server::Impl final : SessionHost {
       return;
     }
     std::error_code ec;
+    // Synced before the final ACK: a client told "done" must not lose the file to a power cut.
     const fileio::AtomicFile::Options options{.overwrite = config_.allow_overwrite,
                                               .mode = static_cast<mode_t>(0666U & ~config_.umask),
-                                              .sync = false};
+                                              .sync = true};
     auto file = fileio::AtomicFile::create(target.directory.get(), target.leaf, options, ec);
     if (ec) {
       refuse(from, wrq.filename, fileio::error_for(ec));

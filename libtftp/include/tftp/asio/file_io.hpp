@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -111,6 +112,8 @@ class AtomicFile {
   ~AtomicFile();
 
   int fd() const noexcept { return file_.get(); }
+  // The temporary file's name beside the destination; empty while it has none (O_TMPFILE: the file
+  // gets a name only when committed, so a process killed meanwhile leaves nothing).
   const std::string& temp_name() const noexcept { return temp_; }
   std::error_code write(std::span<const std::byte> bytes);  // appends, retrying short writes
   std::error_code commit();
@@ -120,14 +123,27 @@ class AtomicFile {
  private:
   AtomicFile() = default;
 
+  template <class MakeName>
+  int create_named_temp(MakeName&& make, std::error_code& ec);
+  std::error_code link_anonymous();
+  std::error_code rename_into_place();
+
   Fd owned_dir_;  // only for the path form
   int dir_ = -1;
   std::string name_;
   std::string temp_;
   Fd file_;
   Options options_;
+  bool anonymous_ = false;  // O_TMPFILE: no name until commit
   bool committed_ = false;
 };
+
+// Whether a name is one of AtomicFile's temporary names (".NAME.tftp-" and 12 letters or digits).
+bool is_stale_temp_name(std::string_view name) noexcept;
+// Removes AtomicFile's temporary files left beneath dir by a process that was killed while writing (where
+// O_TMPFILE could not be used, or between linking and renaming): never through a symlink, at most 32
+// levels and a million entries. Returns how many were removed.
+std::size_t remove_stale_temporaries(int dir);
 
 // Writes received blocks into an AtomicFile, decoding netascii, failing with ERROR 3 beyond `limit`
 // bytes (the server's --max-upload) or when the disk is full. finish() commits. Blocks under 8 KiB are

@@ -77,6 +77,8 @@ class Root {
 
   Resolver resolver() const noexcept { return resolver_; }
   const std::string& path() const noexcept { return path_; }
+  // The open directory (for housekeeping beneath it, never for a client's name).
+  int fd() const noexcept { return root_.get(); }
 
   // A regular file for reading (O_RDONLY).
   std::variant<ScopedFd, Refusal> open_for_read(std::string_view requested) const;
