@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tftp/asio/client.hpp"
+#include "tftp/asio/server_config.hpp"
 #include "tftp/version.hpp"
 
 namespace {
@@ -28,6 +29,7 @@ struct Cli {
   bool quiet = false;
   std::optional<bool> progress;
   std::string mode = "octet";
+  std::string max_size = "64G";
   std::vector<std::string> positionals;
 };
 
@@ -45,6 +47,11 @@ void add_common_options(CLI::App& command, Cli& cli) {
       ->capture_default_str();
   command.add_flag("!--no-tsize,--tsize{true}", cli.settings.tsize, "ask for (get) or announce (put) the size; on by default");
   command.add_flag("!--no-options", cli.settings.options, "a plain RFC 1350 request without options, for old servers");
+  command.add_option("--max-size", cli.max_size, "get: the largest file kept, e.g. 512M (larger: ERROR 3 to the server, exit 4)")
+      ->check([](const std::string& text) {
+        return tftp::server::parse_size(text) ? std::string() : "a size like 4096, 512K, 10M, 2G";
+      })
+      ->capture_default_str();
   command.add_option("-m,--mode", cli.mode, "transfer mode")->check(CLI::IsMember({"octet", "netascii"}))->capture_default_str();
   auto* v4 = command.add_flag("-4", cli.ipv4, "IPv4 only");
   command.add_flag("-6", cli.ipv6, "IPv6 only")->excludes(v4);
@@ -107,6 +114,7 @@ int run(Operation operation, Cli& cli) {
   cli.settings.mode = resolved.mode.value_or(cli.mode == "netascii" ? tftp::Mode::netascii : tftp::Mode::octet);
   cli.settings.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
   cli.settings.family = cli.ipv4 ? IpFamily::v4 : cli.ipv6 ? IpFamily::v6 : IpFamily::any;
+  cli.settings.max_size = tftp::server::parse_size(cli.max_size);
   const auto outcome = operation == Operation::get ? get(resolved, cli.settings, make_hooks(cli))
                                                    : put(resolved, cli.settings, make_hooks(cli));
   if (outcome.exit != Exit::success) {

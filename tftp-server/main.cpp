@@ -54,7 +54,8 @@ void add_options(CLI::App& app, Cli& cli) {
       ->allow_extra_args(false);  // one address per -l, so that ROOT after it stays ROOT
   app.add_flag("--create", c.allow_create, "a WRQ may create a new file (default: read-only, WRQ gets ERROR 2)");
   app.add_flag("--overwrite", c.allow_overwrite, "a WRQ may replace an existing file (otherwise ERROR 6)");
-  app.add_option("--max-upload", cli.max_upload, "largest upload, e.g. 10M, 2G (larger: ERROR 3, nothing kept)")
+  app.add_option("--max-upload", cli.max_upload,
+                 "largest upload, e.g. 10M, 2G; default 8G (larger, or larger than the free space: ERROR 3, nothing kept)")
       ->check(form(parse_size, "a size like 4096, 512K, 10M, 2G"));
   app.add_option("--blksize-max", cli.blksize_max,
                  "largest block size granted (RFC 2348): 8-65464, or mtu (what fits the interface's MTU); "

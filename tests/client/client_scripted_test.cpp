@@ -160,6 +160,27 @@ TEST(ClientScripted, ADownloadKeepsTheFilesModeOrFollowsTheUmask) {
   EXPECT_EQ(mode_of(dir / "new"), 0600U);
 }
 
+// --max-size: a download larger than the limit ends with ERROR 3 to the server, exit 4 and no file.
+TEST(ClientScripted, ADownloadBeyondMaxSizeIsRefusedAndLeavesNothing) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    for (std::uint16_t block = 1; block <= 3; ++block) {
+      s.send(tid, data_packet(block, 512, 'b'), rrq.from);
+      s.expect(tid);
+    }
+  });
+  auto settings = patient();
+  settings.options = false;
+  settings.max_size = 1000;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::local_error) << outcome.message;
+  EXPECT_TRUE(has_error(record, 1, ErrorCode::disk_full));
+  EXPECT_TRUE(dir.names().empty());
+}
+
 // ---- Server-controlled text -------------------------------------------------------------------------
 
 // No C0 control, DEL or C1 byte in what the client would print.

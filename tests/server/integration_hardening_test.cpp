@@ -125,6 +125,35 @@ TEST(Strangers, RefusalLogLinesAreRateLimited) {
   EXPECT_EQ(logged + suppressed(server, "refused"), 200U);
 }
 
+// ---- Resource limits --------------------------------------------------------------------------------
+
+// By default an upload may be 8 GiB, and never more than the file system has free: both refused with
+// ERROR 3 before any data.
+TEST(UploadLimits, TheDefaultLimitAndTheFreeSpaceBoundAnnouncedUploads) {
+  auto config = test_config();
+  config.allow_create = true;
+  ASSERT_EQ(config.policy.max_upload, server::default_max_upload);
+  ServerHarness server(config);
+  server.start();
+  RawPeer peer;
+  peer.send(server.port(), Wrq{"huge", Mode::octet, {{"tsize", std::to_string((std::uint64_t{8} << 30) + 1)}}});
+  const auto too_large = peer.receive();
+  ASSERT_TRUE(too_large);
+  EXPECT_EQ(std::get<Error>(too_large->packet()).code, ErrorCode::disk_full);
+  auto unlimited = test_config();
+  unlimited.allow_create = true;
+  unlimited.policy.max_upload.reset();
+  ServerHarness roomy(unlimited);
+  roomy.start();
+  peer.send(roomy.port(), Wrq{"huge", Mode::octet, {{"tsize", std::to_string(std::uint64_t{1} << 60)}}});
+  const auto no_room = peer.receive();
+  ASSERT_TRUE(no_room);
+  const auto error = std::get<Error>(no_room->packet());
+  EXPECT_EQ(error.code, ErrorCode::disk_full);
+  EXPECT_NE(error.message.find("free"), std::string::npos) << error.message;
+  EXPECT_TRUE(list_dir(roomy.root()).empty());
+}
+
 // netascii tsize makes the server read the whole file to count its wire size, on the one event-loop thread:
 // only files up to 1 MiB are counted; above, the OACK leaves tsize out (RFC 2349 lets it) and no byte is
 // read before the transfer starts.

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,8 +197,7 @@ TEST(Program, ServesOnASocketPassedBySystemd) {
   RawPeer passed;  // bound to 127.0.0.1:port, as a .socket unit would
   const auto port = passed.port();
   ServerProcess server({dir.path().string()}, passed.fd());
-  const auto listening = server.line().value_or("");
-  ASSERT_NE(listening.find("listening address=127.0.0.1:" + std::to_string(port)), std::string::npos) << listening;
+  ASSERT_TRUE(server.wait_for_line("listening address=127.0.0.1:" + std::to_string(port)));
   RawPeer client;
   const auto got = download(client, port, "f");
   EXPECT_EQ(got.failure, "");
@@ -269,6 +269,20 @@ TEST(Program, AKilledUploadLeavesNothingAndStaleTemporariesAreRemovedAtStart) {
   EXPECT_TRUE(server.wait_for_line("removed=2"));
   EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{".profile", "keep", "sub"}));
   EXPECT_TRUE(list_dir(dir.path() / "sub").empty());
+}
+
+// The server raises its open-files limit for --max-sessions and says what it can hold.
+TEST(Program, RaisesItsOpenFilesLimitForMaxSessions) {
+  TempDir dir;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 3100) GTEST_SKIP() << "hard limit below 3100";
+  rlimit low = saved;
+  low.rlim_cur = 256;  // inherited by the child
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  ServerProcess server({"--listen", "127.0.0.1:0", "--max-sessions", "1000", dir.path().string()});
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_TRUE(server.wait_for_line("info limits max_sessions=1000 open_files=3064 sessions_it_holds=1000"));
 }
 
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------

@@ -142,7 +142,7 @@ std::chrono::milliseconds give_up_after(const Settings& settings) {
 Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) {
   const auto start = Clock::now();
   std::error_code ec;
-  auto download = detail::Download::open(target.local, settings.mode, ec);
+  auto download = detail::Download::open(target.local, settings.mode, settings.max_size, ec);
   if (!download) return failure(Exit::local_error, fmt::format("cannot create \"{}\": {}", target.local, ec.message()));
   Link link;
   if (auto refused = open_link(link, target, settings)) return *refused;

@@ -61,7 +61,8 @@ mode_t mode_for(const std::string& local) {
 
 }  // namespace
 
-std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, std::error_code& ec) {
+std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, std::optional<std::uint64_t> limit,
+                                         std::error_code& ec) {
   ec.clear();
   std::unique_ptr<Download> download(new Download());
   std::string path = local;
@@ -80,7 +81,7 @@ std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, st
   }
   download->file_.emplace(fileio::AtomicFile::create(path, {.mode = mode_for(path)}, ec));
   if (ec) return nullptr;
-  download->sink_.emplace(*download->file_, mode);
+  download->sink_.emplace(*download->file_, mode, limit);
   return download;
 }
 

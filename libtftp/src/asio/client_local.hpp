@@ -20,7 +20,9 @@ inline constexpr std::string_view stdio_name = "-";
 // Where a get writes: a temporary file beside LOCAL, renamed onto it by the sink's finish().
 class Download {
  public:
-  static std::unique_ptr<Download> open(const std::string& local, Mode mode, std::error_code& ec);
+  // limit: the most bytes kept; more ends the transfer with ERROR 3 (failure() is file_too_large).
+  static std::unique_ptr<Download> open(const std::string& local, Mode mode, std::optional<std::uint64_t> limit,
+                                        std::error_code& ec);
   Download(const Download&) = delete;
   Download& operator=(const Download&) = delete;
   ~Download();

@@ -393,7 +393,7 @@ std::optional<Error> FileSink::write(std::span<const std::byte> bytes) {
   if (limit_ && written_ + bytes.size() > *limit_) {
     failure_ = std::make_error_code(std::errc::file_too_large);
     file_->discard();
-    return Error{ErrorCode::disk_full, "File exceeds the upload limit"};
+    return Error{ErrorCode::disk_full, "File exceeds the size limit of " + std::to_string(*limit_) + " bytes"};
   }
   written_ += bytes.size();
   if (bytes.size() < small_block) {

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <sys/statvfs.h>
+
 #include <asio/ip/v6_only.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -89,6 +91,11 @@ constexpr double stranger_replies_per_second = 50;
 // --unique-root ip-strict: the tree for clients without a directory of their own.
 constexpr const char* strict_default_directory = "default";
 
+// Open files per session (its socket, the file, an upload's directory) and for the rest of the server
+// (listeners, epoll, timers, logs), for the RLIMIT_NOFILE the server raises itself to.
+constexpr std::uint64_t files_per_session = 3;
+constexpr std::uint64_t spare_files = 64;
+
 // The largest netascii file whose wire size is counted for tsize (about 4 ms of the event loop).
 constexpr std::uint64_t netascii_tsize_limit = std::uint64_t{1} << 20;
 
@@ -130,6 +137,7 @@ struct Server::Impl final : SessionHost {
       if (addresses.empty()) addresses.push_back(ListenAddress{"", default_server_port});
       for (const auto& address : addresses) bind_listener(address);
     }
+    open_files_ = raise_open_files_limit(files_per_session * config_.max_sessions + spare_files);
   }
 
   ~Impl() override {
@@ -188,6 +196,11 @@ struct Server::Impl final : SessionHost {
         log_.write(LogEvent{LogLevel::warning, "stale-uploads", {}}.add_number("removed", std::to_string(removed)));
       }
     }
+    const std::uint64_t holds = open_files_ > spare_files ? (open_files_ - spare_files) / files_per_session : 0;
+    log_.write(LogEvent{holds < config_.max_sessions ? LogLevel::warning : LogLevel::info, "limits", {}}
+                   .add_number("max_sessions", std::to_string(config_.max_sessions))
+                   .add_number("open_files", std::to_string(open_files_))
+                   .add_number("sessions_it_holds", std::to_string(holds)));
     for (auto& listener : listeners_) {
       log_.write(LogEvent{LogLevel::info, "listening", {}}
                      .add("address", net::to_string(listener->local))
@@ -451,6 +464,10 @@ struct Server::Impl final : SessionHost {
       return;
     }
     auto& target = std::get<UploadTarget>(opened);
+    if (const auto room = refuse_beyond_free_space(target.directory.get(), wrq)) {
+      refuse(from, wrq.filename, *room);
+      return;
+    }
     if (target.exists && !config_.allow_overwrite) {
       refuse(from, wrq.filename, Error{ErrorCode::file_exists, "file already exists"});
       return;
@@ -479,6 +496,18 @@ struct Server::Impl final : SessionHost {
       session->start_write(Upload{std::move(target.directory), std::move(file), wrq.mode, config_.policy.max_upload},
                            answer, transfer_);
     }
+  }
+
+  // An upload announcing (tsize) more than the file system has free for us is refused before any data.
+  static std::optional<Error> refuse_beyond_free_space(int directory, const Wrq& wrq) {
+    const auto* tsize = find_option(wrq.options, "tsize");
+    const auto announced = tsize != nullptr ? parse_decimal(tsize->value) : std::nullopt;
+    struct statvfs fs {};
+    if (!announced || ::fstatvfs(directory, &fs) != 0) return std::nullopt;
+    const std::uint64_t free = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (*announced <= free) return std::nullopt;
+    return Error{ErrorCode::disk_full, "Disk full: " + std::to_string(*announced) + " bytes announced, " +
+                                           std::to_string(free) + " free"};
   }
 
   std::shared_ptr<Session> open_session(const Arrival& from, const Admitted& admitted, SessionRequest request) {
@@ -645,6 +674,7 @@ struct Server::Impl final : SessionHost {
   std::map<udp::endpoint, std::shared_ptr<Session>> sessions_;
   Admission<udp::endpoint, asio::ip::address> admission_;  // per-client keys: client_key()
   std::uint64_t evictions_ = 0;
+  std::uint64_t open_files_ = 0;  // the soft RLIMIT_NOFILE after raising it
   TokenBucket stranger_replies_{stranger_replies_per_second, stranger_replies_per_second};
   unsigned next_port_ = 0;
   bool stopping_ = false;

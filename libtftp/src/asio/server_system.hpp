@@ -2,6 +2,7 @@
 // What the server needs from the operating system besides sockets: the sockets systemd passes
 // (sd_listen_fds(3) protocol, without libsystemd), dropping root after binding, and interface MTUs.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* lis
 // Takes the passed datagram sockets (and unsets the variables, so that children do not see them);
 // throws std::system_error for a passed socket that is not a UDP socket.
 std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io);
+
+// Raises the soft open-files limit towards `wanted` (up to the hard limit); returns the soft limit now.
+std::uint64_t raise_open_files_limit(std::uint64_t wanted);
 
 // initgroups + setgid + setuid to the user; throws std::system_error or std::runtime_error.
 void drop_privileges(const std::string& user);

@@ -29,6 +29,8 @@ namespace tftp::client {
 enum class IpFamily { any, v4, v6 };
 
 inline constexpr std::uint16_t default_request_block_size = 1428;  // fits a 1500-byte Ethernet MTU
+// The largest download kept (to a file or staged for stdout); beyond it the transfer ends with ERROR 3.
+inline constexpr std::uint64_t default_max_download = std::uint64_t{64} << 30;
 // RFC 7440's recommended window; a server that ignores the option answers lock-step, as RFC 1350 has it.
 inline constexpr std::uint16_t default_request_window_size = 8;
 inline constexpr std::chrono::milliseconds max_backoff_timeout{8000};
@@ -43,7 +45,8 @@ struct Settings {
   // (or the timeout itself when that is longer). Round trips measured on the way then adapt it (RFC 6298).
   // Not asked of the server (RFC 2349 "timeout" would switch off its backoff).
   std::chrono::milliseconds timeout{1000};
-  unsigned retries = 5;  // retransmissions of one packet before giving up
+  unsigned retries = 5;  // the give-up time is 1 + retries waits (TransferConfig)
+  std::optional<std::uint64_t> max_size = default_max_download;  // get: larger is ERROR 3 and Exit::local_error
   IpFamily family = IpFamily::any;
 };
 

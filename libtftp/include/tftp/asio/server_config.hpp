@@ -15,6 +15,8 @@
 namespace tftp::server {
 
 inline constexpr std::uint16_t default_server_port = 69;
+inline constexpr std::uint64_t default_max_upload = std::uint64_t{8} << 30;
+
 // --windowsize-max with --single-port unless given (and --blksize-max mtu): what one forged ACK can draw.
 inline constexpr std::uint16_t single_port_window_max = 8;
 
@@ -66,7 +68,12 @@ struct ServerConfig {
   bool allow_overwrite = false;  // a WRQ may replace a file (otherwise ERROR 6)
   // blksize/windowsize limits and max_upload (policy.max_upload) for negotiation.
   // A client's timeout option above max_timeout_s (--timeout-max) is ignored (RFC 2349 lets the server).
-  ServerPolicy policy{.max_block_size = tftp::max_block_size, .max_window_size = 64, .max_timeout_s = 10};
+  // --max-upload defaults to 8 GiB: above any firmware or boot image a lab uploads, below what a disk takes
+  // without filling up; an upload announcing more than the file system has free is refused as well.
+  ServerPolicy policy{.max_block_size = tftp::max_block_size,
+                      .max_window_size = 64,
+                      .max_timeout_s = 10,
+                      .max_upload = default_max_upload};
   std::chrono::milliseconds timeout{1000};  // retransmission timeout unless the client negotiates one
   unsigned retries = 5;                     // retransmissions of one packet before giving up
   // Measure round trips and adapt the timeout (RFC 6298); off: `timeout` with backoff (tests want it fixed).
