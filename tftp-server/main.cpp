@@ -89,7 +89,9 @@ void add_options(CLI::App& app, Cli& cli) {
           ->check(form(parse_port_range, "LO:HI with 1 <= LO <= HI <= 65535"));
   app.add_flag("--single-port", c.single_port, "every transfer answers from the listening port (one firewall rule)")
       ->excludes(port_range);
-  app.add_option("-u,--user", c.user, "drop to this user (and its groups) once the sockets are bound");
+  app.add_option("-u,--user", c.user,
+                 "drop to this user (and its groups) once the sockets are bound; started as root: nobody by default, "
+                 "root keeps root");
   app.add_option("--umask", cli.umask, "umask for uploaded files, octal (new files get 0666 & ~MASK)")
       ->check(form(parse_umask, "an octal mask like 022"))->capture_default_str();
   app.add_option("--map-file", c.map_file, "tftpd-hpa remap rules applied to requested names (re-read on SIGHUP)")

@@ -274,6 +274,8 @@ class ClientOwnServer : public testing::Test {
     server_.emplace(root_.path(), family, [family, root, flags](std::uint16_t port) {
       std::vector<std::string> argv{TFTP_SERVER_BINARY, "-q", "-l",
                                     (family == Family::v6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port)};
+      // As root (CI) the server would drop to nobody, who cannot write the test's private directory.
+      if (::geteuid() == 0) argv.insert(argv.end(), {"--user", "root"});
       argv.insert(argv.end(), flags.begin(), flags.end());
       argv.push_back(root);
       return argv;

@@ -129,6 +129,8 @@ class _Alive:
 def server_command(kind, args, root, host, port):
     if kind == "ours":
         command = [args.server, "--listen", f"{host}:{port}", "--create", "--overwrite", "--quiet", root]
+        if os.geteuid() == 0:  # as the peers run (-u root): started as root it would drop to nobody
+            command[1:1] = ["--user", "root"]
         if getattr(args, "retries", None):
             command += ["--retries", str(args.retries), "--unanswered-resends", str(args.retries)]
         return command

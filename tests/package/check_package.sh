@@ -43,6 +43,8 @@ mkdir -p "$work/srv" "$work/dl"
 head -c 300000 /dev/urandom > "$work/srv/boot.img"
 printf 'upload\n' > "$work/up.txt"
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Started as root, the server drops to nobody: the upload directory must be nobody's.
+[[ $(id -u) != 0 ]] || chown nobody "$work/srv"
 "$root/usr/sbin/tftp-server" --listen "127.0.0.1:$port" --create --quiet "$work/srv" &
 server_pid=$!
 python3 "$source/tests/interop/interop.py" --probe 127.0.0.1 "$port" || fail "installed server does not answer"
@@ -54,6 +56,9 @@ code=0
 "$root/usr/bin/tftp-client" get --quiet "127.0.0.1:$port" missing.bin "$work/dl/missing.bin" 2>/dev/null || code=$?
 [[ $code == 1 ]] || fail "missing file: exit $code, expected 1"
 [[ ! -e $work/dl/missing.bin ]] || fail "failed download left a file"
+if [[ $(id -u) == 0 ]]; then
+  [[ $(ps -o user= -p "$server_pid") == nobody ]] || fail "started as root, the server did not drop to nobody"
+fi
 echo "get, put and a refused get behave"
 
 echo "== find_package(tftp) against the installed library"

@@ -2,6 +2,9 @@
 // pinning with the client's timeout option, per-/64 counting. A forged source is a socket bound to the
 // victim's loopback address: the victim is whoever the server answers.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <string>
@@ -123,6 +126,28 @@ TEST(Strangers, RefusalLogLinesAreRateLimited) {
   const auto logged = lines_with(server, " refused ");
   EXPECT_LE(logged, 25U);
   EXPECT_EQ(logged + suppressed(server, "refused"), 200U);
+}
+
+// ---- Files that are not files -------------------------------------------------------------------------
+
+// A requested FIFO (or device) is looked at with O_PATH and refused: it is never opened (inotify would see
+// IN_OPEN), so opening it cannot block, rewind a tape or hang up a line.
+TEST(NotAFile, AFifoIsRefusedWithoutBeingOpened) {
+  ServerHarness server(test_config());
+  const auto fifo = server.root() / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(::inotify_add_watch(watch, fifo.c_str(), IN_OPEN), 0);
+  server.start();
+  RawPeer peer;
+  const auto got = download(peer, server.port(), "pipe");
+  ASSERT_TRUE(got.error) << got.failure;
+  EXPECT_EQ(got.error->code, ErrorCode::access_violation);
+  EXPECT_EQ(got.error->message, "not a regular file");
+  pollfd events{watch, POLLIN, 0};
+  EXPECT_EQ(::poll(&events, 1, 0), 0) << "the server opened the FIFO";
+  ::close(watch);
 }
 
 // ---- Resource limits --------------------------------------------------------------------------------

@@ -10,8 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "netns.hpp"
@@ -22,11 +24,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Whether the server's own user is what the test says: run as root (CI), it would drop to nobody and lose
+// the test's private directories, so tests keep root unless they test the drop itself.
+enum class User { as_given, keep_root };
+
 // A running tftp-server whose stderr (the log) is read line by line with bounded waits.
 class ServerProcess {
  public:
   // inherited_socket >= 0 is passed as fd 3 with LISTEN_FDS=1 and LISTEN_PID set to the child.
-  explicit ServerProcess(std::vector<std::string> args, int inherited_socket = -1) {
+  explicit ServerProcess(std::vector<std::string> args, int inherited_socket = -1, User user = User::keep_root) {
+    const bool user_given = std::find(args.begin(), args.end(), "--user") != args.end();
+    if (user == User::keep_root && ::geteuid() == 0 && !user_given) args.insert(args.begin(), {"--user", "root"});
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
     pid_ = ::fork();
@@ -87,6 +95,7 @@ class ServerProcess {
   }
 
   void signal(int number) const { ::kill(pid_, number); }
+  pid_t pid() const noexcept { return pid_; }
 
   // Reads the log until a line contains `part`; false at EOF or when no line came within the bound.
   bool wait_for_line(const std::string& part) {
@@ -269,6 +278,31 @@ TEST(Program, AKilledUploadLeavesNothingAndStaleTemporariesAreRemovedAtStart) {
   EXPECT_TRUE(server.wait_for_line("removed=2"));
   EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{".profile", "keep", "sub"}));
   EXPECT_TRUE(list_dir(dir.path() / "sub").empty());
+}
+
+// Started as root without --user the server drops to nobody once ROOT is open and its socket bound (as
+// tftpd-hpa does): it still serves world-readable files beneath a directory only root can enter.
+TEST(Program, StartedAsRootItDropsToNobodyUnlessToldToKeepRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;  // 0700, root's: nobody could not even look up ROOT by its path
+  std::filesystem::create_directory(dir.path() / "root");
+  write_file(dir.path() / "root" / "f", bytes_of("readable"));
+  const auto uid_of = [](pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Uid:", 0) == 0) return std::stoul(line.substr(4));
+    }
+    return ~0UL;
+  };
+  ServerProcess dropped({"--listen", "127.0.0.1:0", (dir.path() / "root").string()}, -1, User::as_given);
+  const auto port = dropped.port();
+  EXPECT_EQ(uid_of(dropped.pid()), 65534UL);  // nobody
+  RawPeer peer;
+  EXPECT_EQ(download(peer, port, "f").bytes, bytes_of("readable"));
+  ServerProcess kept({"--listen", "127.0.0.1:0", "--user", "root", (dir.path() / "root").string()}, -1,
+                     User::as_given);
+  EXPECT_TRUE(kept.wait_for_line("warning privileges user=root"));
+  EXPECT_EQ(uid_of(kept.pid()), 0UL);
 }
 
 // The server raises its open-files limit for --max-sessions and says what it can hold.

@@ -197,15 +197,28 @@ ScopedFd Root::open_beneath(const std::string& path, int flags, int& error) cons
   return walk(path, flags, error);
 }
 
+// The name is looked at (O_PATH) before anything is opened: a device or a FIFO is never opened for real
+// (opening some devices does something: a tape rewinds, a modem line hangs up). A regular file is then
+// opened through its O_PATH descriptor (/proc/self/fd), which pins the inode that was checked.
 std::variant<ScopedFd, Refusal> Root::open_for_read(std::string_view requested) const {
   auto checked = check_name(requested);
   if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
   int error = 0;
-  ScopedFd fd = open_beneath(std::get<std::string>(checked), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, error);
-  if (!fd) return refusal_for_errno(error);
+  ScopedFd looked = open_beneath(std::get<std::string>(checked), O_PATH | O_CLOEXEC, error);
+  if (!looked) return refusal_for_errno(error);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return refusal_for_errno(errno);
+  if (::fstat(looked.get(), &st) != 0) return refusal_for_errno(errno);
+  if (S_ISLNK(st.st_mode)) return refusal_for_errno(ELOOP);  // the component walk hands symlinks back
   if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
+  const std::string self = "/proc/self/fd/" + std::to_string(looked.get());
+  ScopedFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    // No /proc: open the checked name again; the check above has already refused every non-regular file.
+    fd = open_beneath(std::get<std::string>(checked), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, error);
+    if (!fd) return refusal_for_errno(error);
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return refuse("not a regular file");
+  }
+  if (!fd) return refusal_for_errno(errno);
   return fd;
 }
 

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <asio/ip/v6_only.hpp>
 #include <asio/signal_set.hpp>
@@ -707,7 +708,18 @@ int run_server(const ServerConfig& config) {
   asio::io_context io;
   ServerLog log(config.log_format, config.verbosity);
   Server server(io, config, log);
-  if (config.user) drop_privileges(*config.user);
+  // Root is kept only when asked for: started as root without --user the server drops to nobody once its
+  // sockets are bound and ROOT is open, as tftpd-hpa does.
+  const bool root = ::geteuid() == 0;
+  const std::string user = config.user.value_or(root ? "nobody" : "");
+  if (root && user == "root") {
+    log.write(LogEvent{LogLevel::warning, "privileges", {}}
+                  .add("user", "root")
+                  .add("note", "--user root: the server keeps root for its whole life"));
+  } else if (!user.empty()) {
+    drop_privileges(user);
+    log.write(LogEvent{LogLevel::info, "privileges", {}}.add("user", user));
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::signal_set hangup(io, SIGHUP);
   // The first signal starts the grace; a second one ends the transfers at once. The wait is renewed

@@ -138,9 +138,14 @@ std::uint64_t raise_open_files_limit(std::uint64_t wanted) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
   if (limit.rlim_cur < wanted && limit.rlim_cur != RLIM_INFINITY) {
-    rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, limit.rlim_max);
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    // Root (before it drops privileges) may raise the hard limit too; anyone else up to it.
+    rlimit raised{wanted, std::max<rlim_t>(limit.rlim_max, wanted)};
+    if (limit.rlim_max == RLIM_INFINITY) raised.rlim_max = RLIM_INFINITY;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+      raised = {std::min<rlim_t>(wanted, limit.rlim_max), limit.rlim_max};
+      if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) raised = limit;
+    }
+    limit = raised;
   }
   return limit.rlim_cur == RLIM_INFINITY ? wanted : limit.rlim_cur;
 }

@@ -87,7 +87,8 @@ struct ServerConfig {
   // many clients needs more.
   std::size_t max_sessions_per_client = 8;
   std::optional<PortRange> port_range;
-  std::optional<std::string> user;  // drop to this user after binding
+  // Drop to this user after binding; unset and started as root: nobody. "root" keeps root (a warning).
+  std::optional<std::string> user;
   unsigned umask = 022;
   Verbosity verbosity = Verbosity::normal;
   LogFormat log_format = LogFormat::text;
