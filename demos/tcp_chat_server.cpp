@@ -21,6 +21,13 @@ int main(int argc, char** argv) {
   app.add_flag("--echo", config.echo, "answer every message with \"Hello, <message>\" instead of relaying it");
   app.add_option("--queue-limit", config.queue_limit, "bytes queued for one client before it is dropped")
       ->capture_default_str();
+  app.add_option("--max-connections", config.max_connections, "clients at once; one more is told and closed")
+      ->capture_default_str();
+  double idle_s = 600;
+  app.add_option("--idle-timeout", idle_s, "seconds a client may send nothing before it is dropped")
+      ->capture_default_str();
+  app.add_option("--files-quota", config.files_quota, "bytes all stored files may take together")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto endpoint = demos::tcp_endpoint(listen, tftp::net::Use::bind);
@@ -29,6 +36,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!files.empty()) config.files = std::filesystem::path(files);
+  config.idle_timeout = std::chrono::milliseconds(static_cast<long long>(idle_s * 1000));
   config.log = demos::print_line;
   try {
     asio::io_context io;

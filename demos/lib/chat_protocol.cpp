@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tftp/printable.hpp"
+
 namespace demos {
 
 std::vector<std::byte> encode_message(MessageType type, std::span<const std::byte> body) {
@@ -48,14 +50,7 @@ bool valid_nickname(std::string_view name) noexcept {
   });
 }
 
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) c = '?';
-  }
-  return out;
-}
+std::string printable(std::string_view text) { return tftp::printable(text); }
 
 std::optional<std::string_view> unsafe_file_name(std::string_view name) noexcept {
   if (name.empty()) return "the file name is empty";

@@ -49,8 +49,8 @@ std::span<const std::byte> as_bytes(std::string_view text) noexcept;
 // 1 to 32 of A-Z a-z 0-9 _ -: a name that cannot spoof a notice ("* x joined") or carry escapes.
 bool valid_nickname(std::string_view name) noexcept;
 
-// The text with control characters (terminal escapes, CR, NUL...) replaced by '?', so a peer cannot
-// drive the reader's terminal.
+// The text with control characters (terminal escapes, CR, NUL, C1 bytes and code points...) written as
+// \xNN (tftp::printable), so a peer cannot drive the reader's terminal.
 std::string printable(std::string_view text);
 
 // Why a received file name cannot be used as is, or nullopt when it is safe: one path component,

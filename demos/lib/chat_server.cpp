@@ -51,6 +51,8 @@ struct ChatServer::State {
   ChatServerConfig config;
   std::map<std::string, std::shared_ptr<Session>, std::less<>> members;  // joined clients by nickname
   std::set<Session*> sessions;                                          // every open connection
+  std::size_t staying = 0;  // connections not on their way out (max_connections counts these)
+  std::uint64_t files_reserved = 0;  // bytes of the files stored and being received, against files_quota
 };
 
 namespace {
@@ -63,19 +65,31 @@ std::string who(const ChatServer::State& state);
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ChatServer::State> state)
-      : socket_(std::move(socket)), reader_(socket_), signal_(socket_.get_executor()), state_(std::move(state)) {
+      : socket_(std::move(socket)), reader_(socket_), signal_(socket_.get_executor()), state_(std::move(state)),
+        idle_(socket_.get_executor()) {
     std::error_code ec;
     peer_ = tftp::net::to_string(socket_.remote_endpoint(ec));
     signal_.expires_at(std::chrono::steady_clock::time_point::max());
     state_->sessions.insert(this);
+    ++state_->staying;
   }
-  ~Session() { state_->sessions.erase(this); }
+  ~Session() {
+    release_file_reservation();
+    leaving();
+    state_->sessions.erase(this);
+  }
+
+  // The connection is ending (its last word is queued, or it is closed): its slot is free for another.
+  void leaving() {
+    if (std::exchange(staying_, false)) --state_->staying;
+  }
 
   void start() {
     state_->log("connect " + peer_);
     if (state_->config.echo) send(MessageType::text, "Welcome to the echo server. Send your name; /quit ends.");
     asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
     asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->write_loop(); }, asio::detached);
+    asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->idle_loop(); }, asio::detached);
   }
 
   // Queues a frame; a client whose queue would pass the limit is dropped instead.
@@ -93,9 +107,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    leaving();
     std::error_code ec;
     socket_.close(ec);
     signal_.cancel();
+    idle_.cancel();
   }
 
   const std::string& nickname() const noexcept { return nickname_; }
@@ -115,6 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_after(MessageType type, std::string_view body) {
     send(type, body);
     finishing_ = true;
+    leaving();
     signal_.cancel_one();
   }
 
@@ -122,6 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool fail(std::string_view reason) {
     state_->log("refuse " + describe() + ": " + std::string(reason));
     file_.reset();  // a half-received file goes now, not when the client gets round to closing
+    release_file_reservation();
     discard_ = 0;
     finish_after(MessageType::error, reason);
     return false;
@@ -136,11 +154,24 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!closed_) state_->log("close " + describe() + ": " + error.message());
         break;
       }
+      last_heard_ = std::chrono::steady_clock::now();
       // After the last word, bytes are read only to see the client close.
       if (!finishing_) handle(payload);
     }
     leave();
     close();
+  }
+
+  // A client that sends nothing for idle_timeout holds a connection for nothing: it is dropped.
+  asio::awaitable<void> idle_loop() {
+    const auto timeout = state_->config.idle_timeout;
+    while (!closed_) {
+      idle_.expires_at(last_heard_ + timeout);
+      co_await idle_.async_wait(use_tuple);
+      if (!closed_ && std::chrono::steady_clock::now() >= last_heard_ + timeout) {
+        drop("idle for " + std::to_string(timeout.count()) + " ms");
+      }
+    }
   }
 
   asio::awaitable<void> write_loop() {
@@ -231,10 +262,15 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const auto& header = std::get<tftp::FileHeader>(parsed);
     if (state_->config.echo || !state_->config.files) return refuse_file(header, "file transfer is off");
+    if (state_->files_reserved + header.size > state_->config.files_quota) {
+      return refuse_file(header, "the server's space for files is used up");
+    }
     auto opened = IncomingFile::open(*state_->config.files, header, state_->config.max_file_size);
     if (auto* reason = std::get_if<std::string>(&opened)) return refuse_file(header, *reason);
     file_.emplace(std::move(std::get<IncomingFile>(opened)));
     file_size_ = header.size;
+    reserved_ = header.size;  // given back unless the file is stored
+    state_->files_reserved += reserved_;
     return header.size == 0 ? complete_file() : true;
   }
 
@@ -257,6 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto error = file_->write(bytes); !error.empty()) {
       if (bytes.size() > remaining) return fail(error);
       file_.reset();
+      release_file_reservation();
       discard_ = remaining - bytes.size();
       send(MessageType::error, "file refused: " + error);
       return true;
@@ -264,14 +301,20 @@ class Session : public std::enable_shared_from_this<Session> {
     return file_->remaining() == 0 ? complete_file() : true;
   }
 
+  void release_file_reservation() {
+    state_->files_reserved -= std::exchange(reserved_, 0);
+  }
+
   bool complete_file() {
     const std::string name = file_->name();
     auto error = file_->commit();
     file_.reset();
     if (!error.empty()) {
+      release_file_reservation();
       send(MessageType::error, "file " + name + " refused: " + error);
       return true;
     }
+    reserved_ = 0;  // stored: it stays counted against the quota
     const auto size = std::to_string(file_size_);
     state_->log("stored " + name + " (" + size + " bytes) from " + describe());
     send(MessageType::text, "Stored " + name + " (" + size + " bytes)");
@@ -301,9 +344,13 @@ class Session : public std::enable_shared_from_this<Session> {
   Stage stage_ = Stage::naming;
   bool finishing_ = false;
   bool closed_ = false;
+  bool staying_ = true;
   std::optional<IncomingFile> file_;
   std::uint64_t file_size_ = 0;
+  std::uint64_t reserved_ = 0;  // of state_->files_reserved, for the file being received
   std::uint64_t discard_ = 0;
+  asio::steady_timer idle_;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
 };
 
 void broadcast(ChatServer::State& state, const Session* from, const Frame& frame) {
@@ -333,6 +380,15 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ChatServer::State> state) {
       state->log("accept: " + error.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    if (state->staying >= state->config.max_connections) {
+      // One frame into an empty send buffer does not block; then the connection goes.
+      const auto frame = make_frame(MessageType::error, "the server is full, try later");
+      std::error_code ec;
+      asio::write(socket, asio::buffer(*frame), ec);
+      socket.close(ec);
+      state->log("refuse a connection: " + std::to_string(state->staying) + " open");
       continue;
     }
     if (state->config.send_buffer) {

@@ -14,7 +14,10 @@
 // Each client's outgoing bytes wait in a queue bounded by queue_limit: a client that stops reading is
 // dropped when its queue is full, and the others go on (one slow reader must not stall or exhaust the
 // server). A frame longer than the frame limit, or a frame that breaks the protocol, closes that client.
+// At most max_connections are open at once (one more gets an error frame and is closed), a client that
+// sends nothing for idle_timeout is dropped, and the files stored together stay within files_quota.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -33,6 +36,9 @@ struct ChatServerConfig {
   std::optional<std::filesystem::path> files;  // where files are stored; without it file sends are refused
   std::size_t queue_limit = 1024 * 1024;       // bytes queued for one client before it is dropped
   std::uint64_t max_file_size = std::uint64_t{1} << 30;
+  std::uint64_t files_quota = std::uint64_t{4} << 30;  // all files stored by this server together
+  std::size_t max_connections = 256;
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
   std::optional<int> send_buffer;               // SO_SNDBUF of accepted sockets; the tests make it small
   std::function<void(std::string_view)> log;    // one line per event; may be empty
 };

@@ -370,6 +370,61 @@ TEST_F(ChatServerTest, MoreFileBytesThanAnnouncedCloseTheConnection) {
   EXPECT_TRUE(names_in(dir.files()).empty());
 }
 
+// ---- Limits against abuse ----------------------------------------------------------------------------
+
+TEST_F(ChatServerTest, BeyondMaxConnectionsANewClientIsToldAndClosed) {
+  ChatServerConfig config;
+  config.max_connections = 2;
+  start(config);
+  auto alice = joined("alice");
+  auto bob = joined("bob");
+  EXPECT_EQ(alice->next_text(), "* bob joined");
+  auto third = connect();
+  EXPECT_EQ(third->next_error(), "the server is full, try later");
+  EXPECT_TRUE(third->wait_closed());
+  alice->send(MessageType::text, "still here");
+  EXPECT_EQ(bob->next_text(), "alice: still here");
+  alice->send(MessageType::text, "/quit");
+  EXPECT_EQ(alice->next_text(), "Goodbye, alice.");
+  EXPECT_EQ(bob->next_text(), "* alice left");
+  auto carol = joined("carol");  // a slot is free again: alice is on her way out
+}
+
+TEST_F(ChatServerTest, AClientThatSendsNothingIsDroppedAfterTheIdleTimeout) {
+  std::vector<std::string> log;
+  ChatServerConfig config;
+  config.idle_timeout = std::chrono::milliseconds(300);
+  config.log = [&](std::string_view line) { log.emplace_back(line); };
+  start(config);
+  auto silent = connect();  // never names itself, never sends a byte
+  EXPECT_TRUE(silent->wait_closed());
+  EXPECT_TRUE(silent->inbox_empty());
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log.back().find("idle for 300 ms"), std::string::npos) << log.back();
+}
+
+// Files stored together stay within the quota: one more is refused, and the client stays connected.
+TEST_F(ChatServerTest, FilesBeyondTheQuotaAreRefused) {
+  TempDir dir;
+  ChatServerConfig config;
+  config.files = dir.files();
+  config.files_quota = 1000;
+  start(config);
+  auto alice = joined("alice");
+  const auto send_file = [&](const std::string& name, std::size_t size) {
+    alice->send_payload(encode_message(MessageType::file_header,
+                                       tftp::emit_file_header(tftp::FileHeader{name, size})));
+    if (size > 0) alice->send_payload(encode_message(MessageType::file_data, std::string(size, 'q')));
+  };
+  send_file("a.bin", 600);
+  EXPECT_EQ(alice->next_text(), "Stored a.bin (600 bytes)");
+  send_file("b.bin", 600);
+  EXPECT_EQ(alice->next_error(), "file b.bin refused: the server's space for files is used up");
+  send_file("c.bin", 400);
+  EXPECT_EQ(alice->next_text(), "Stored c.bin (400 bytes)");
+  EXPECT_EQ(names_in(dir.files()), (std::vector<std::string>{"a.bin", "c.bin"}));
+}
+
 TEST_F(ChatServerTest, EchoModeAnswersHelloToThatClientAlone) {
   ChatServerConfig config;
   config.echo = true;

@@ -97,9 +97,11 @@ TEST(UdpChat, ControlCharactersAreNotPassedToTheTerminal) {
   UdpChat receiver(io.get_executor(), {{loopback, 0}, std::nullopt, false}, shown.print());
   receiver.start();
   udp::socket sender(io, {loopback, 0});
-  sender.send_to(asio::buffer(std::string("\x1b[2Jgotcha\r")), receiver.local_endpoint());
+  sender.send_to(asio::buffer(std::string("\x1b[2Jgotcha\r\x9b" "31m\xc2\x9b")), receiver.local_endpoint());
   ASSERT_TRUE(run_until(io, [&] { return !shown.lines.empty(); }));
-  EXPECT_EQ(shown.lines[0], "[" + tftp::net::to_string(sender.local_endpoint()) + "] ?[2Jgotcha?");
+  // C1 controls too: 0x9B alone is CSI on an 8-bit terminal, and U+009B is the same in UTF-8.
+  EXPECT_EQ(shown.lines[0],
+            "[" + tftp::net::to_string(sender.local_endpoint()) + "] \\x1b[2Jgotcha\\x0d\\x9b31m\\xc2\\x9b");
 }
 
 TEST(UdpChat, ABroadcastIsReceivedWithTheSendersAddress) {
