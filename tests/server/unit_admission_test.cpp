@@ -3,9 +3,9 @@
 
 #include <string>
 
-#include "tftp/asio/admission.hpp"
+#include "tftp/detail/admission.hpp"
 
-namespace tftp::server {
+namespace tftp::detail {
 namespace {
 
 using Table = Admission<int, std::string>;
@@ -116,4 +116,4 @@ TEST(Admission, ReportsInAnyOrderKeepTheCountsRight) {
 }
 
 }  // namespace
-}  // namespace tftp::server
+}  // namespace tftp::detail

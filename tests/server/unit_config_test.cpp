@@ -63,8 +63,8 @@ TEST(Escape, KeepsLinesSingleAndAscii) {
 
 const auto fixed_time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
 
-TransferRecord record() {
-  return TransferRecord{.client = "127.0.0.1:5000",
+TransferLine record() {
+  return TransferLine{.client = "127.0.0.1:5000",
                         .file = "dir/a b\"c",
                         .direction = Direction::read,
                         .bytes = 2048,

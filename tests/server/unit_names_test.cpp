@@ -6,6 +6,7 @@
 
 #include "tftp/asio/server_config.hpp"
 #include "tftp/asio/server_names.hpp"
+#include "tftp/server_endpoint.hpp"
 
 namespace tftp::server {
 namespace {

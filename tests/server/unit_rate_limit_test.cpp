@@ -1,7 +1,7 @@
 // TokenBucket: a burst, then the rate; time is a parameter.
 #include <gtest/gtest.h>
 
-#include "tftp/asio/rate_limit.hpp"
+#include "tftp/token_bucket.hpp"
 
 namespace tftp::server {
 namespace {

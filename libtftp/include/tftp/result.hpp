@@ -1,5 +1,7 @@
 #pragma once
-// Result<T>: a value or a tftp::errc, for functions that must not throw on bad input.
+// Result<T, E>: a value or the error of the layer that made it, for functions that must not throw on bad
+// input. E is tftp::errc in the core's codec and negotiation; a layer with richer failures names its own
+// (the content providers answer with an ERROR packet to send: Result<ReadContent, Refusal>).
 // (std::expected is C++23; the core stays C++20 so that clang 14 builds it.)
 
 #include <cassert>
@@ -11,11 +13,11 @@
 
 namespace tftp {
 
-template <class T>
+template <class T, class E = errc>
 class Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(errc error) : v_(std::in_place_index<1>, error) {}           // NOLINT(google-explicit-constructor)
+  Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -28,12 +30,16 @@ class Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  // The error; errc{} (0) when there is a value.
-  errc error() const noexcept { return has_value() ? errc{} : std::get<1>(v_); }
-  std::error_code error_code() const noexcept { return has_value() ? std::error_code{} : make_error_code(error()); }
+  // The error; E{} (errc{}: 0) when there is a value.
+  E error() const { return has_value() ? E{} : std::get<1>(v_); }
+  std::error_code error_code() const noexcept
+    requires std::is_same_v<E, errc>
+  {
+    return has_value() ? std::error_code{} : make_error_code(error());
+  }
 
  private:
-  std::variant<T, errc> v_;
+  std::variant<T, E> v_;
 };
 
 }  // namespace tftp

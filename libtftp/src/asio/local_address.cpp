@@ -1,6 +1,7 @@
 #include "local_address.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace tftp::net {
@@ -18,17 +19,35 @@ void enable(int fd, int level, int name, std::error_code& ec) {
   if (::setsockopt(fd, level, name, &on, sizeof on) != 0) ec = std::error_code(errno, std::system_category());
 }
 
-asio::ip::address_v6 v6_of(const in6_addr& address, unsigned scope) {
-  asio::ip::address_v6::bytes_type bytes;
+IpAddress v6_of(const in6_addr& address, unsigned scope) {
+  IpAddress::V6Bytes bytes;
   std::memcpy(bytes.data(), &address, bytes.size());
-  return asio::ip::address_v6(bytes, scope);
+  return IpAddress::v6(bytes, scope);
 }
 
-asio::ip::address_v4 v4_of(const in_addr& address) {
-  asio::ip::address_v4::bytes_type bytes;
+IpAddress v4_of(const in_addr& address) {
+  IpAddress::V4Bytes bytes;
   std::memcpy(bytes.data(), &address, bytes.size());
-  return asio::ip::address_v4(bytes);
+  return IpAddress::v4(bytes);
 }
+
+IpAddress v4_mapped(const IpAddress& v4) {
+  IpAddress::V6Bytes bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const auto raw = v4.v4_bytes();
+  std::copy(raw.begin(), raw.end(), bytes.begin() + 12);
+  return IpAddress::v6(bytes);
+}
+
+bool is_link_local(const IpAddress& address) {
+  return address.is_v6() && address.bytes()[0] == 0xfe && (address.bytes()[1] & 0xc0U) == 0x80;
+}
+
+bool is_multicast(const IpAddress& address) {
+  if (address.is_v6()) return address.bytes()[0] == 0xff;
+  return (address.bytes()[0] & 0xf0U) == 0xe0;
+}
+
+bool is_broadcast(const IpAddress& address) { return address == IpAddress::v4(0xffffffffU); }
 
 }  // namespace
 
@@ -56,23 +75,21 @@ std::optional<LocalAddress> local_address_of(const msghdr& message, bool ipv6_so
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       const auto address = v4_of(info.ipi_spec_dst);
       if (address.is_unspecified()) continue;
-      v4 = LocalAddress{ipv6_socket ? asio::ip::address(asio::ip::make_address_v6(asio::ip::v4_mapped, address))
-                                    : asio::ip::address(address),
-                        static_cast<unsigned>(info.ipi_ifindex)};
+      v4 = LocalAddress{ipv6_socket ? v4_mapped(address) : address, static_cast<unsigned>(info.ipi_ifindex)};
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
                c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
       in6_pktinfo info{};
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       const auto index = static_cast<unsigned>(info.ipi6_ifindex);
       const auto plain = v6_of(info.ipi6_addr, 0);
-      if (plain.is_multicast() || plain.is_unspecified()) continue;  // answered from what routing picks
-      v6 = LocalAddress{v6_of(info.ipi6_addr, plain.is_link_local() ? index : 0), index};
+      if (is_multicast(plain) || plain.is_unspecified()) continue;  // answered from what routing picks
+      v6 = LocalAddress{v6_of(info.ipi6_addr, is_link_local(plain) ? index : 0), index};
     }
   }
   if (v4) return v4;  // ipi_spec_dst: right also for a broadcast destination, which IPV6_PKTINFO maps as is
-  if (v6 && v6->address.to_v6().is_v4_mapped()) {
-    const auto mapped = asio::ip::make_address_v4(asio::ip::v4_mapped, v6->address.to_v6());
-    if (mapped.is_multicast() || mapped == asio::ip::address_v4::broadcast()) return std::nullopt;
+  if (v6 && v6->ip.is_v4_mapped()) {
+    const auto mapped = v6->ip.unmapped();
+    if (is_multicast(mapped) || is_broadcast(mapped)) return std::nullopt;
   }
   return v6;
 }
@@ -93,13 +110,12 @@ void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, 
   message.msg_iovlen = 1;
   message.msg_control = control;
   cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
-  if (from->address.is_v6()) {
-    const auto v6 = from->address.to_v6();
+  if (from->ip.is_v6()) {
     in6_pktinfo info{};
-    const auto raw = v6.to_bytes();
+    const auto& raw = from->ip.bytes();
     std::memcpy(&info.ipi6_addr, raw.data(), raw.size());
     // The interface only where the address needs it; otherwise routing picks the way out.
-    info.ipi6_ifindex = v6.is_link_local() ? from->interface : 0U;
+    info.ipi6_ifindex = is_link_local(from->ip) ? from->interface : 0U;
     c->cmsg_level = IPPROTO_IPV6;
     c->cmsg_type = IPV6_PKTINFO;
     c->cmsg_len = CMSG_LEN(sizeof info);
@@ -107,7 +123,7 @@ void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, 
     message.msg_controllen = CMSG_SPACE(sizeof info);
   } else {
     in_pktinfo info{};
-    const auto raw = from->address.to_v4().to_bytes();
+    const auto raw = from->ip.v4_bytes();
     std::memcpy(&info.ipi_spec_dst, raw.data(), raw.size());
     c->cmsg_level = IPPROTO_IP;
     c->cmsg_type = IP_PKTINFO;

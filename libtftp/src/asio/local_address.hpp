@@ -16,15 +16,13 @@
 
 #include <asio/ip/udp.hpp>
 
+#include "tftp/address.hpp"
+
 namespace tftp::net {
 
-struct LocalAddress {
-  // The address to answer from, in the socket's family: IPv4-mapped on a dual-stack IPv6 socket; with
-  // the interface as scope id when it is an IPv6 link-local address.
-  asio::ip::address address;
-  unsigned interface = 0;  // the interface the datagram arrived on (0: unknown)
-  friend bool operator==(const LocalAddress&, const LocalAddress&) = default;
-};
+// The address and interface of one received datagram (tftp::LocalAddress, from the core).
+using tftp::LocalAddress;
+
 
 // Room for the control messages one received datagram may carry (both kinds on a dual-stack socket).
 inline constexpr std::size_t local_address_control_size =

@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <utility>
 
+#include "tftp/asio/address.hpp"
+#include "tftp/asio/endpoint.hpp"
+#include "tftp/codec.hpp"
+
 namespace tftp::server {
 
 namespace {
@@ -58,7 +62,7 @@ std::string escape_string(std::string_view text) {
   return out;
 }
 
-LogEvent transfer_event(const TransferRecord& record) {
+LogEvent transfer_event(const TransferLine& record) {
   const double seconds = std::chrono::duration<double>(record.elapsed).count();
   const double rate = seconds > 0 ? static_cast<double>(record.bytes) / seconds : 0.0;
   LogEvent event{record.ok || record.declined ? LogLevel::info : LogLevel::warning, "transfer", {}};
@@ -72,6 +76,75 @@ LogEvent transfer_event(const TransferRecord& record) {
       .add_number("windowsize", std::to_string(record.window_size))
       .add("result", record.result);
   return event;
+}
+
+TransferLine transfer_line(const tftp::TransferRecord& record) {
+  TransferLine line;
+  line.client = net::to_string(net::to_asio(record.client));
+  line.file = record.file;
+  line.direction = record.direction;
+  line.bytes = record.counters.bytes;
+  line.elapsed = record.elapsed;
+  line.block_size = record.negotiated.block_size;
+  line.window_size = record.negotiated.window_size;
+  line.ok = record.outcome.completed();
+  line.declined = record.outcome.error == errc::options_declined;
+  line.unanswered = record.outcome.error == errc::unanswered;
+  line.result = describe_outcome(record.outcome);
+  return line;
+}
+
+namespace {
+
+std::string_view opcode_name(Opcode op) {
+  switch (op) {
+    case Opcode::rrq: return "RRQ";
+    case Opcode::wrq: return "WRQ";
+    case Opcode::data: return "DATA";
+    case Opcode::ack: return "ACK";
+    case Opcode::error: return "ERROR";
+    case Opcode::oack: return "OACK";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string describe_datagram(std::span<const std::byte> datagram) {
+  const auto parsed = parse(datagram);
+  if (!parsed) return fmt::format("malformed ({} bytes)", datagram.size());
+  return std::visit(
+      [&](const auto& packet) -> std::string {
+        using T = std::decay_t<decltype(packet)>;
+        if constexpr (std::is_same_v<T, Data>) {
+          return fmt::format("DATA {} ({} bytes)", packet.block, packet.payload.size());
+        } else if constexpr (std::is_same_v<T, Ack>) {
+          return fmt::format("ACK {}", packet.block);
+        } else if constexpr (std::is_same_v<T, Error>) {
+          return fmt::format("ERROR {} {}", static_cast<unsigned>(packet.code), packet.message);
+        } else if constexpr (std::is_same_v<T, Oack>) {
+          std::string text = "OACK";
+          for (const auto& option : packet.options) text += fmt::format(" {}={}", option.name, option.value);
+          return text;
+        } else {
+          return fmt::format("{} {}", opcode_name(*peek_opcode(datagram)), packet.filename);
+        }
+      },
+      *parsed);
+}
+
+std::string describe_outcome(const Outcome& outcome) {
+  if (outcome.completed()) return "ok";
+  if (outcome.error == errc::options_declined) return make_error_code(outcome.error).message();
+  if (outcome.received) {
+    return fmt::format("client sent ERROR {}: {}", static_cast<unsigned>(outcome.received->code),
+                       outcome.received->message);
+  }
+  const std::string why = make_error_code(outcome.error).message();
+  if (outcome.sent) {
+    return fmt::format("{}; sent ERROR {}: {}", why, static_cast<unsigned>(outcome.sent->code), outcome.sent->message);
+  }
+  return why;
 }
 
 std::string format_log_line(const LogEvent& event, LogFormat format, std::chrono::system_clock::time_point time) {

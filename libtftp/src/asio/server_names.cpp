@@ -36,10 +36,4 @@ bool names_client_directory(std::string_view name) {
   return !ec;
 }
 
-std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept {
-  const unsigned overhead = (ipv6 ? 40U : 20U) + 8U + 4U;
-  const unsigned fits = mtu > overhead ? mtu - overhead : 0U;
-  return static_cast<std::uint16_t>(std::clamp<unsigned>(fits, tftp::min_block_size, tftp::max_block_size));
-}
-
 }  // namespace tftp::server

@@ -1,29 +1,14 @@
 #pragma once
-// The TFTP server driver: one io_context, one listening socket per --listen address (or per socket systemd
-// passed), and per transfer one session with its own UDP socket (its own transfer ID, RFC 1350 section 4),
-// one steady_timer and one reused pair of buffers. The sessions run the core's Sender (RRQ) and Receiver
-// (WRQ); this layer only moves datagrams, arms timers, opens files beneath ROOT and logs.
-//
-// Decisions:
-// - Refusals (ERROR 1/2/3/6/8, "server busy") are sent from the listening socket: no socket is opened for
-//   a request that is not served.
-// - A request from a client address:port whose transfer is still running is ignored (a retransmitted
-//   RRQ/WRQ); once that transfer has completed (a Receiver dallying) the same address:port may start anew.
-// - A packet from another address or port on a session socket gets ERROR 5 unless it is itself an ERROR
-//   (two servers must not be able to bounce ERRORs), and the transfer goes on.
-// - Until the client has shown that it receives what the server sends, a packet goes out at most
-//   1 + initial_resends times and, where the session's port is easy to guess (single-port, a small
-//   --port-range), the first window is small (TransferConfig, Reach); then the session ends quietly.
-// - Every answer leaves from the local address its request was sent to (IP_PKTINFO / IPV6_RECVPKTINFO on
-//   the listening sockets): a session socket binds that address with port 0 (or a port of --port-range),
-//   and what goes out of a listening socket (refusals, ERROR 5, single-port sessions) carries it as the
-//   source (sendmsg with IP_PKTINFO / IPV6_PKTINFO).
-// - --max-sessions counts every open session socket; --max-sessions-per-client counts only transfers
-//   still running, so a completed upload's dally does not hold its client back.
+// tftp-server assembled: the served directory (DirectoryContent) as the ServerEndpoint's content, the Asio
+// driver around the endpoint (server_driver.hpp), and what they report written to the server's log. What a
+// request gets is the endpoint's decision (tftp/server_endpoint.hpp); what a name means is the directory's
+// (directory_content.hpp); this file only puts them together, with the limits the program raises itself to.
 
 #include <chrono>
 #include <functional>
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -32,7 +17,13 @@
 #include "tftp/asio/server_config.hpp"
 #include "tftp/asio/server_log.hpp"
 
+namespace tftp::net {
+class ServerDriver;
+}
+
 namespace tftp::server {
+
+class DirectoryContent;
 
 class Server {
  public:
@@ -60,8 +51,14 @@ class Server {
   std::string reload_map_file();
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  class Log;
+
+  ServerConfig config_;
+  ServerLog& server_log_;
+  std::unique_ptr<DirectoryContent> content_;
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<net::ServerDriver> driver_;
+  std::uint64_t open_files_ = 0;  // the soft RLIMIT_NOFILE after raising it
 };
 
 // The whole program after argument parsing: binds, drops to config.user, re-reads the map file on SIGHUP,

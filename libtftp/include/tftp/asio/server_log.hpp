@@ -13,7 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "tftp/asio/rate_limit.hpp"
+#include "tftp/server_endpoint.hpp"
+#include "tftp/token_bucket.hpp"
 #include "tftp/asio/server_config.hpp"
 #include "tftp/options.hpp"
 
@@ -53,7 +54,7 @@ struct LogEvent {
 };
 
 // How a finished transfer is logged.
-struct TransferRecord {
+struct TransferLine {
   std::string client;  // "ADDR:PORT" / "[ADDR]:PORT"
   std::string file;
   Direction direction = Direction::read;
@@ -71,7 +72,14 @@ struct TransferRecord {
   bool unanswered = false;
 };
 
-LogEvent transfer_event(const TransferRecord& record);
+LogEvent transfer_event(const TransferLine& line);
+// The endpoint's record of a transfer as its log line.
+TransferLine transfer_line(const tftp::TransferRecord& record);
+
+// "DATA 7 (512 bytes)", "ACK 3", "ERROR 1 file not found": for the packet trace and logs.
+std::string describe_datagram(std::span<const std::byte> datagram);
+// "ok", or why a transfer failed, for the log's result field.
+std::string describe_outcome(const Outcome& outcome);
 
 // One line, without the newline. time is written as UTC with milliseconds.
 std::string format_log_line(const LogEvent& event, LogFormat format, std::chrono::system_clock::time_point time);

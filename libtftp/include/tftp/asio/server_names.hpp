@@ -41,8 +41,6 @@ std::string client_directory_name(const asio::ip::address& client);
 // client's own directory beneath ROOT under --unique-root: another client's, when it is not served from it.
 bool names_client_directory(std::string_view name);
 
-// The largest TFTP block that fits one IP datagram on a link with this MTU: MTU - IP header (20, IPv6 40)
-// - UDP header 8 - TFTP header 4, within RFC 2348's 8-65464.
-std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept;
+// block_size_for_mtu (the largest block an MTU carries) is the endpoint's: tftp/server_endpoint.hpp.
 
 }  // namespace tftp::server

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <optional>
 
-namespace tftp::server {
+namespace tftp {
 
 class TokenBucket {
  public:
@@ -31,4 +31,4 @@ class TokenBucket {
   std::optional<Clock::time_point> last_;
 };
 
-}  // namespace tftp::server
+}  // namespace tftp

@@ -12,7 +12,7 @@
 // Counting: the overall limit counts every open session, a dallying upload included; the per-client limit
 // counts transfers still running (a completed upload's dally does not hold its client back).
 //
-// No sockets, no clock: the server reports what happens to each session, in order. Id names a session
+// No sockets, no clock: the endpoint reports what happens to each session, in order. Id names a session
 // (ordered); Client names what the per-client limit counts (an address, an IPv6 /64); a session without a
 // Client counts only against the overall limit (the server's own loopback clients).
 
@@ -22,21 +22,26 @@
 #include <map>
 #include <optional>
 
-namespace tftp::server {
+namespace tftp::detail {
 
 struct AdmissionLimits {
   std::size_t total = 1000;
   std::size_t per_client = 256;
 };
 
+enum class AdmissionVerdict { admit, admit_after_eviction, busy };
+
+template <class Id>
+struct AdmissionDecision {
+  AdmissionVerdict verdict = AdmissionVerdict::admit;
+  std::optional<Id> evict;  // admit_after_eviction: end this session first (closed() follows)
+};
+
 template <class Id, class Client>
 class Admission {
  public:
-  enum class Verdict { admit, admit_after_eviction, busy };
-  struct Decision {
-    Verdict verdict = Verdict::admit;
-    std::optional<Id> evict;  // admit_after_eviction: end this session first (closed() follows)
-  };
+  using Verdict = AdmissionVerdict;
+  using Decision = AdmissionDecision<Id>;
 
   explicit Admission(AdmissionLimits limits) : limits_(limits) {}
 
@@ -126,4 +131,4 @@ class Admission {
   std::map<Client, std::size_t> running_by_client_;
 };
 
-}  // namespace tftp::server
+}  // namespace tftp::detail

@@ -1,0 +1,293 @@
+#pragma once
+// The server as a sans-I/O endpoint, as quinn-proto's Endpoint is to its Connection: datagrams in with
+// their local and remote addresses and the time, datagrams out with the socket to send them from and their
+// destination, and the next deadline. Sessions (one Sender per RRQ, one Receiver per WRQ) are created,
+// driven and ended inside. No sockets, no clock, no files: what a name means is asked of a ContentProvider,
+// and the few things only the host can do (a socket per session, an interface's MTU) of an EndpointHost.
+//
+// What it decides, in one place:
+// - Demultiplexing. Each session has a socket of its own (its transfer ID, RFC 1350 section 4), or with
+//   single_port every session lives on the listening socket its request came in by, told apart by client
+//   address and port (dnsmasq's tftp-single-port).
+// - Transfer IDs. A well-formed packet other than an ERROR from a stranger on a session's socket gets ERROR 5
+//   and the transfer goes on (RFC 1350 section 4); in single-port mode only another port of an address with
+//   a transfer here is told (answering anyone from a well-known port reflects 24 bytes per forged ACK).
+//   ERROR 5 replies, all sessions together, are rate-limited; an ERROR is never answered with one.
+// - Repeated requests. A request from a client address:port whose transfer still runs is a retransmission
+//   and is ignored; once that transfer is over (an upload dallying) the same address:port may start anew.
+// - Admission (detail/admission.hpp): max_sessions overall, max_sessions_per_client per IPv4 address or IPv6
+//   /64 (loopback clients count only overall). At a limit a request takes the place of the oldest session
+//   whose client never answered (it ends silently: an eviction); only when every session in the way is
+//   established is it refused with ERROR 0 "server busy".
+// - The reflection bound: TransferConfig's Reach rules, applied to every session.
+// - Refusals: a malformed request (ERROR 4), uploads off (ERROR 2), the provider's ERROR, a negotiation
+//   refusal (ERROR 8 / ERROR 3): sent from the listening socket, no session is opened.
+// - Every reply leaves from the local address its request was sent to (Received::local): refusals and
+//   single-port sessions carry it as the source; a session socket is bound to it by the host.
+// - Shutdown: requests are ignored, dallying uploads end, running transfers have a grace period, then get
+//   ERROR 0 "server shutting down".
+//
+// Call order, as for the machines: feed one input (on_datagram or on_timeout) with the current time, then
+// drain poll_transmit until it returns nullopt, sending each datagram before asking for the next, then
+// drain poll_event, then re-arm the one timer from next_deadline(). An upload's block may be written only
+// after its ACK was handed out (write-behind), so the bytes given to on_datagram must stay valid until
+// poll_transmit has returned nullopt or the next on_* call, whichever comes first.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "tftp/address.hpp"
+#include "tftp/detail/admission.hpp"
+#include "tftp/options.hpp"
+#include "tftp/packet.hpp"
+#include "tftp/result.hpp"
+#include "tftp/token_bucket.hpp"
+#include "tftp/transfer.hpp"
+
+namespace tftp {
+
+// ---- Content --------------------------------------------------------------------------------------
+
+// What a request asks of the content behind the server.
+struct ContentRequest {
+  SocketAddress client;
+  std::string name;  // as the client sent it: the provider applies its own name rules
+  Mode mode = Mode::octet;
+  bool size_wanted = false;                      // RRQ: the client asked for tsize
+  std::optional<std::uint64_t> announced_size;   // WRQ: the tsize the client announced
+};
+
+// Why the provider will not serve a request: the ERROR the client gets, and the name as far as the
+// provider made it out (for the record).
+struct Refusal {
+  Error error;
+  std::string name;
+};
+
+struct ReadContent {
+  std::unique_ptr<BlockSource> source;
+  std::optional<std::uint64_t> size;  // announced as tsize when asked; unknown: tsize is left out
+  std::string name;                   // the name the request resolved to, for the record
+};
+
+// Where an upload goes. finish() (BlockSink) commits it: after the last block and before the final ACK,
+// so that a failure still reaches the client. abort() leaves nothing behind; it is called when the transfer
+// fails or its session is evicted, never after a successful finish().
+class UploadSink : public BlockSink {
+ public:
+  virtual void abort() noexcept = 0;
+  // Called once the datagrams that answered the last input were handed out: a sink that holds a block's
+  // bytes (write-behind) writes them now. An Error ends the transfer with it.
+  virtual std::optional<Error> after_transmit() { return std::nullopt; }
+};
+
+struct WriteContent {
+  std::unique_ptr<UploadSink> sink;
+  std::string name;
+};
+
+class ContentProvider {
+ public:
+  virtual ~ContentProvider() = default;
+  virtual Result<ReadContent, Refusal> open_read(const ContentRequest& request) = 0;
+  virtual Result<WriteContent, Refusal> open_write(const ContentRequest& request) = 0;
+};
+
+// ---- Sockets --------------------------------------------------------------------------------------
+
+using SessionId = std::uint64_t;
+using ListenerId = std::uint32_t;
+
+// A socket of the host: one of its listening sockets (numbered by the host), or a session's own.
+struct SocketRef {
+  enum class Kind : std::uint8_t { listener, session };
+  Kind kind = Kind::listener;
+  std::uint64_t id = 0;
+
+  static SocketRef listener(ListenerId id) noexcept { return {Kind::listener, id}; }
+  static SocketRef session(SessionId id) noexcept { return {Kind::session, id}; }
+  friend bool operator==(const SocketRef&, const SocketRef&) = default;
+};
+
+// One datagram as the host received it.
+struct Received {
+  SocketRef socket;
+  SocketAddress remote;
+  std::optional<LocalAddress> local;  // the address it was sent to, where the host learns it
+  std::span<const std::byte> bytes;
+};
+
+// One datagram to send: the bytes are the first `size` bytes of the buffer given to poll_transmit.
+struct Transmit {
+  SocketRef socket;
+  SocketAddress destination;
+  std::optional<LocalAddress> source;  // a listening socket's datagram: send from this address
+  std::size_t size = 0;
+};
+
+// What only the host can do.
+class EndpointHost {
+ public:
+  virtual ~EndpointHost() = default;
+  // A socket of the session's own, bound to the address the request was sent to (`local`, else what
+  // `listener` is bound to) and a port of the host's choosing, sized for `negotiated`. Its datagrams then
+  // arrive with SocketRef::session(session). false: none could be had (the request is refused, busy).
+  // Not called in single-port mode.
+  virtual bool open_session_socket(SessionId session, ListenerId listener, const std::optional<LocalAddress>& local,
+                                   const Negotiated& negotiated) = 0;
+  virtual void close_session_socket(SessionId session) = 0;
+  // The MTU of the link replies to `client` leave by (with block_size_from_mtu).
+  virtual std::optional<unsigned> path_mtu(ListenerId listener, const std::optional<LocalAddress>& local,
+                                           const SocketAddress& client) = 0;
+};
+
+// ---- Configuration and events -------------------------------------------------------------------
+
+struct EndpointConfig {
+  TransferConfig transfer;
+  ServerPolicy policy;
+  // Cap blksize per request by the MTU of the link its replies leave by (policy.max_block_size unused).
+  bool block_size_from_mtu = false;
+  bool single_port = false;
+  bool writes_allowed = false;  // false: every WRQ gets ERROR 2 "uploads are disabled"
+  std::size_t max_sessions = 1000;
+  std::size_t max_sessions_per_client = 8;
+  double stranger_replies_per_second = 50;  // ERROR 5 replies, all sessions together (also the burst)
+};
+
+// How a transfer ended, for logs, metrics and hooks.
+struct TransferRecord {
+  SessionId session = 0;
+  SocketAddress client;
+  std::string file;  // the name the request resolved to
+  Direction direction = Direction::read;
+  Mode mode = Mode::octet;
+  Negotiated negotiated;
+  Outcome outcome;
+  TransferCounters counters;
+  Duration elapsed{};
+  bool answered = false;  // the client showed that it receives what was sent (TransferConfig, Reach)
+};
+
+struct TransferEnded {
+  TransferRecord record;
+};
+struct RequestRefused {
+  SocketAddress client;
+  std::string file;
+  Error error;
+};
+// A session's client never answered and a new request took its place.
+struct SessionEvicted {
+  SocketAddress client;
+  std::string file;
+  SocketAddress for_client;
+};
+// A stranger was answered with ERROR 5 (client and file: the session it wrote to, when it had one).
+struct StrangerAnswered {
+  SocketAddress stranger;
+  std::optional<SocketAddress> client;
+  std::string file;
+};
+using EndpointEvent = std::variant<TransferEnded, RequestRefused, SessionEvicted, StrangerAnswered>;
+
+// Totals since the endpoint was made.
+struct EndpointCounters {
+  std::uint64_t requests = 0;       // RRQ and WRQ datagrams on listening sockets, repeats included
+  std::uint64_t repeated_requests = 0;
+  std::uint64_t sessions = 0;       // sessions opened
+  std::uint64_t refused = 0;
+  std::uint64_t busy = 0;           // refusals with "server busy"
+  std::uint64_t evictions = 0;
+  std::uint64_t strangers = 0;      // datagrams from strangers, answered or not
+  std::uint64_t strangers_answered = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+};
+
+// ---- The endpoint -------------------------------------------------------------------------------
+
+class ServerEndpoint {
+ public:
+  ServerEndpoint(const EndpointConfig& config, ContentProvider& content, EndpointHost& host);
+  ~ServerEndpoint();
+  ServerEndpoint(const ServerEndpoint&) = delete;
+  ServerEndpoint& operator=(const ServerEndpoint&) = delete;
+
+  void on_datagram(const Received& datagram, TimePoint now);
+  void on_timeout(TimePoint now);  // before next_deadline(): no-op
+  // out must hold transmit_buffer_size bytes (or at least the largest datagram a session may send).
+  std::optional<Transmit> poll_transmit(std::span<std::byte> out);
+  std::optional<EndpointEvent> poll_event();
+  std::optional<TimePoint> next_deadline() const;
+
+  // From now on requests are ignored; dallying uploads end now; running transfers may go on until now +
+  // grace, then they are sent ERROR 0 "server shutting down". A second call may shorten the grace.
+  void shutdown(TimePoint now, Duration grace);
+  bool stopping() const noexcept { return stopping_; }
+  // No session left (after shutdown: the endpoint is done).
+  bool idle() const noexcept { return sessions_.empty(); }
+
+  // The session a client address:port has, if any. A host with a socket per session reads that socket
+  // before it hands over a request from the same client on a listening socket (two sockets keep no order
+  // between them: the transfer's last ACK, sent before the new request, may still be queued there).
+  std::optional<SessionId> session_of(const SocketAddress& client) const;
+  std::size_t session_count() const noexcept { return sessions_.size(); }
+  const EndpointCounters& counters() const noexcept { return counters_; }
+  const EndpointConfig& config() const noexcept { return config_; }
+
+ private:
+  struct Session;
+  struct Pending;  // a datagram from a listening socket, queued for poll_transmit
+
+  void on_request(const Received& datagram, TimePoint now);
+  void on_session_datagram(Session& session, const Received& datagram, TimePoint now);
+  void demultiplex(const Received& datagram, TimePoint now);
+  void answer_stranger(const Received& datagram, Session* session, TimePoint now);
+  void serve_read(const Received& datagram, const Rrq& rrq, TimePoint now);
+  void serve_write(const Received& datagram, const Wrq& wrq, TimePoint now);
+  std::optional<detail::AdmissionDecision<SocketAddress>> admit(const Received& datagram, const std::string& file);
+  ServerPolicy policy_for(const Received& datagram);
+  Session* open_session(const Received& datagram, const detail::AdmissionDecision<SocketAddress>& admitted,
+                        const std::string& file, Mode mode, Direction direction, const ServerAnswer& answer,
+                        TimePoint now);
+  void refuse(const Received& datagram, std::string file, Error error);
+  void touch(Session& session);
+  void settle(Session& session);
+  void report(Session& session);
+  void evict(Session& session, const SocketAddress& for_client);
+  void close(Session& session);
+  void reschedule(Session& session);
+
+  EndpointConfig config_;
+  ContentProvider* content_;
+  EndpointHost* host_;
+  std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
+  std::map<SocketAddress, Session*> by_client_;
+  std::set<std::pair<TimePoint, SessionId>> deadlines_;
+  std::deque<SessionId> active_;  // sessions with datagrams or work after their last input
+  std::deque<Pending> pending_;
+  std::deque<EndpointEvent> events_;
+  detail::Admission<SocketAddress, IpAddress> admission_;
+  TokenBucket stranger_replies_;
+  EndpointCounters counters_;
+  SessionId next_session_ = 1;
+  bool stopping_ = false;
+  std::optional<TimePoint> grace_end_;
+};
+
+// The largest TFTP block that fits one IP datagram on a link with this MTU: MTU - IP header (20, IPv6 40)
+// - UDP header 8 - TFTP header 4, within RFC 2348's 8-65464.
+std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept;
+
+}  // namespace tftp

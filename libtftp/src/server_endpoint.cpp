@@ -1,0 +1,464 @@
+#include "tftp/server_endpoint.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "tftp/codec.hpp"
+
+namespace tftp {
+
+namespace {
+
+// Without an MTU to go by (the address went away), the common Ethernet one.
+constexpr unsigned fallback_mtu = 1500;
+
+// What --max-sessions-per-client counts: an IPv4 address (also on a dual-stack socket), or an IPv6 /64, the
+// prefix one host or one site holds (an attacker with a /64 has 2^64 addresses to rotate through). Loopback
+// clients are this host's own programs (the kernel drops 127/8 and ::1 sources arriving from outside): they
+// count only against max_sessions, so local tools and load generators work with the defaults.
+std::optional<IpAddress> client_key(const SocketAddress& client) {
+  const IpAddress ip = client.ip.unmapped();
+  if (ip.is_loopback()) return std::nullopt;
+  if (ip.is_v4()) return ip;
+  auto bytes = ip.bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+  return IpAddress::v6(bytes);
+}
+
+Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
+Error unknown_transfer_id() { return Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}; }
+
+}  // namespace
+
+std::uint16_t block_size_for_mtu(unsigned mtu, bool ipv6) noexcept {
+  const unsigned overhead = (ipv6 ? 40U : 20U) + 8U + static_cast<unsigned>(header_size);
+  const unsigned room = mtu > overhead ? mtu - overhead : 0;
+  return static_cast<std::uint16_t>(std::clamp<unsigned>(room, min_block_size, max_block_size));
+}
+
+// One transfer: its machine, the content behind it, and where its datagrams go.
+struct ServerEndpoint::Session {
+  SessionId id = 0;
+  SocketAddress client;
+  ListenerId listener = 0;
+  std::optional<LocalAddress> local;  // the address the request was sent to: replies leave from it
+  bool own_socket = true;
+  std::string file;
+  Direction direction = Direction::read;
+  Mode mode = Mode::octet;
+  TimePoint started;
+  TimePoint last_input;
+  std::unique_ptr<BlockSource> source;
+  std::unique_ptr<UploadSink> sink;
+  std::optional<Sender> sender;
+  std::optional<Receiver> receiver;
+  std::optional<TimePoint> deadline;  // its key in deadlines_
+  bool active = false;                // in active_
+  bool answered = false;              // reported to admission
+  bool done = false;                  // the outcome is final and was reported (or the session was evicted)
+
+  template <class F>
+  decltype(auto) machine(F&& f) {
+    return sender ? f(*sender) : f(*receiver);
+  }
+  SocketRef socket() const noexcept { return own_socket ? SocketRef::session(id) : SocketRef::listener(listener); }
+  // A session socket is bound to the reply address already; a listening socket is told per datagram.
+  std::optional<LocalAddress> source_address() const { return own_socket ? std::nullopt : local; }
+};
+
+struct ServerEndpoint::Pending {
+  SocketRef socket;
+  SocketAddress destination;
+  std::optional<LocalAddress> source;
+  std::vector<std::byte> bytes;
+};
+
+ServerEndpoint::ServerEndpoint(const EndpointConfig& config, ContentProvider& content, EndpointHost& host)
+    : config_(config),
+      content_(&content),
+      host_(&host),
+      admission_(detail::AdmissionLimits{config.max_sessions, config.max_sessions_per_client}),
+      stranger_replies_(config.stranger_replies_per_second, config.stranger_replies_per_second) {}
+
+ServerEndpoint::~ServerEndpoint() = default;
+
+// ---- Inputs --------------------------------------------------------------------------------------
+
+void ServerEndpoint::on_datagram(const Received& datagram, TimePoint now) {
+  if (datagram.socket.kind == SocketRef::Kind::session) {
+    const auto it = sessions_.find(datagram.socket.id);
+    if (it == sessions_.end()) return;  // its socket was closed meanwhile
+    Session& session = *it->second;
+    if (datagram.remote != session.client) {
+      answer_stranger(datagram, &session, now);
+    } else {
+      on_session_datagram(session, datagram, now);
+    }
+    return;
+  }
+  const auto opcode = peek_opcode(datagram.bytes);
+  const bool request = opcode == Opcode::rrq || opcode == Opcode::wrq;
+  if (config_.single_port && !request) {
+    demultiplex(datagram, now);
+    return;
+  }
+  if (!request || stopping_) return;  // stray DATA/ACK/ERROR: not for a listening socket
+  on_request(datagram, now);
+}
+
+void ServerEndpoint::on_timeout(TimePoint now) {
+  if (grace_end_ && now >= *grace_end_) {
+    grace_end_.reset();
+    std::vector<Session*> left;
+    for (auto& [id, session] : sessions_) left.push_back(session.get());
+    for (Session* session : left) {
+      if (session->done) {
+        close(*session);
+      } else {
+        session->last_input = now;
+        session->machine([](auto& m) { m.abort(Error{ErrorCode::not_defined, "server shutting down"}); });
+        touch(*session);
+      }
+    }
+  }
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const SessionId id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    Session& session = *sessions_.at(id);
+    session.deadline.reset();
+    session.last_input = now;
+    session.machine([&](auto& m) { m.on_timeout(now); });
+    touch(session);
+  }
+}
+
+void ServerEndpoint::on_request(const Received& datagram, TimePoint now) {
+  ++counters_.requests;
+  auto parsed = parse(datagram.bytes);
+  if (!parsed) {
+    refuse(datagram, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
+    return;
+  }
+  if (const auto it = by_client_.find(datagram.remote); it != by_client_.end()) {
+    // A retransmitted request: its transfer is already answering it.
+    if (!it->second->done) {
+      ++counters_.repeated_requests;
+      return;
+    }
+    close(*it->second);  // a completed upload dallying: the client has moved on
+  }
+  if (auto* rrq = std::get_if<Rrq>(&*parsed)) {
+    serve_read(datagram, *rrq, now);
+  } else {
+    serve_write(datagram, std::get<Wrq>(*parsed), now);
+  }
+}
+
+void ServerEndpoint::on_session_datagram(Session& session, const Received& datagram, TimePoint now) {
+  session.last_input = now;
+  session.machine([&](auto& m) { m.on_datagram(datagram.bytes, now); });
+  touch(session);
+}
+
+// Single-port mode: a packet from a client address:port with a session goes to it; another port of an
+// address with a transfer gets ERROR 5, as a session socket answers a stranger.
+void ServerEndpoint::demultiplex(const Received& datagram, TimePoint now) {
+  if (const auto it = by_client_.find(datagram.remote); it != by_client_.end()) {
+    on_session_datagram(*it->second, datagram, now);
+    return;
+  }
+  // Only a host with a transfer here is told (one that lost track of its port, e.g. behind a NAT that
+  // changed it). This port is well known: answering anyone would reflect 24 bytes for each spoofed 4-byte
+  // ACK at whatever address the spoofer names.
+  const auto same_host = by_client_.lower_bound(SocketAddress{datagram.remote.ip, 0});
+  if (same_host == by_client_.end() || same_host->first.ip != datagram.remote.ip) {
+    ++counters_.strangers;
+    return;
+  }
+  answer_stranger(datagram, nullptr, now);
+}
+
+// A flood of junk or of forged packets must not become a flood of ERRORs: only a well-formed TFTP packet
+// other than an ERROR (two servers must not bounce ERRORs) is answered, at a bounded rate.
+void ServerEndpoint::answer_stranger(const Received& datagram, Session* session, TimePoint now) {
+  ++counters_.strangers;
+  const auto parsed = parse(datagram.bytes);
+  if (!parsed || std::holds_alternative<Error>(*parsed)) return;
+  if (!stranger_replies_.take(now)) return;
+  ++counters_.strangers_answered;
+  const SocketRef socket = session != nullptr ? session->socket() : datagram.socket;
+  const auto source = session != nullptr ? session->source_address() : datagram.local;
+  Pending reply{socket, datagram.remote, source, {}};
+  reply.bytes.resize(64);
+  reply.bytes.resize(*encode(unknown_transfer_id(), reply.bytes));
+  pending_.push_back(std::move(reply));
+  StrangerAnswered event{datagram.remote, std::nullopt, {}};
+  if (session != nullptr) {
+    event.client = session->client;
+    event.file = session->file;
+  }
+  events_.emplace_back(std::move(event));
+}
+
+// ---- Requests ------------------------------------------------------------------------------------
+
+void ServerEndpoint::serve_read(const Received& datagram, const Rrq& rrq, TimePoint now) {
+  const auto admitted = admit(datagram, rrq.filename);
+  if (!admitted) return;
+  auto opened = content_->open_read(ContentRequest{datagram.remote, rrq.filename, rrq.mode,
+                                                   find_option(rrq.options, "tsize") != nullptr, std::nullopt});
+  if (!opened) {
+    auto refusal = opened.error();
+    refuse(datagram, std::move(refusal.name), std::move(refusal.error));
+    return;
+  }
+  auto& content = *opened;
+  const auto answer = negotiate(policy_for(datagram), rrq.options, Direction::read, content.size);
+  if (answer.refusal) {
+    refuse(datagram, content.name, *answer.refusal);
+    return;
+  }
+  Session* session = open_session(datagram, *admitted, content.name, rrq.mode, Direction::read, answer, now);
+  if (session == nullptr) return;
+  session->source = std::move(content.source);
+  session->sender.emplace(Sender::serve_read(answer, *session->source, config_.transfer, now));
+  touch(*session);
+}
+
+void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimePoint now) {
+  if (!config_.writes_allowed) {
+    refuse(datagram, wrq.filename, Error{ErrorCode::access_violation, "uploads are disabled"});
+    return;
+  }
+  const auto admitted = admit(datagram, wrq.filename);
+  if (!admitted) return;
+  const auto* tsize = find_option(wrq.options, "tsize");
+  auto opened = content_->open_write(ContentRequest{datagram.remote, wrq.filename, wrq.mode, false,
+                                                    tsize != nullptr ? parse_decimal(tsize->value) : std::nullopt});
+  if (!opened) {
+    auto refusal = opened.error();
+    refuse(datagram, std::move(refusal.name), std::move(refusal.error));
+    return;
+  }
+  auto& content = *opened;
+  const auto answer = negotiate(policy_for(datagram), wrq.options, Direction::write, std::nullopt);
+  if (answer.refusal) {
+    content.sink->abort();
+    refuse(datagram, content.name, *answer.refusal);
+    return;
+  }
+  Session* session = open_session(datagram, *admitted, content.name, wrq.mode, Direction::write, answer, now);
+  if (session == nullptr) {
+    content.sink->abort();
+    return;
+  }
+  session->sink = std::move(content.sink);
+  session->receiver.emplace(Receiver::serve_write(answer, *session->sink, config_.transfer, now));
+  touch(*session);
+}
+
+std::optional<detail::AdmissionDecision<SocketAddress>> ServerEndpoint::admit(const Received& datagram,
+                                                                             const std::string& file) {
+  auto decision = admission_.decide(client_key(datagram.remote));
+  if (decision.verdict == detail::AdmissionVerdict::busy) {
+    ++counters_.busy;
+    refuse(datagram, file, busy());
+    return std::nullopt;
+  }
+  return decision;
+}
+
+// The negotiation limits for this client: with block_size_from_mtu, blksize fits the MTU of the link the
+// replies leave by.
+ServerPolicy ServerEndpoint::policy_for(const Received& datagram) {
+  if (!config_.block_size_from_mtu) return config_.policy;
+  auto policy = config_.policy;
+  const auto mtu = host_->path_mtu(static_cast<ListenerId>(datagram.socket.id), datagram.local, datagram.remote);
+  const bool ipv6 = datagram.remote.ip.is_v6() && !datagram.remote.ip.is_v4_mapped();
+  policy.max_block_size = block_size_for_mtu(mtu.value_or(fallback_mtu), ipv6);
+  return policy;
+}
+
+ServerEndpoint::Session* ServerEndpoint::open_session(const Received& datagram,
+                                                      const detail::AdmissionDecision<SocketAddress>& admitted,
+                                                      const std::string& file, Mode mode, Direction direction,
+                                                      const ServerAnswer& answer, TimePoint now) {
+  if (admitted.evict) {
+    if (const auto it = by_client_.find(*admitted.evict); it != by_client_.end()) evict(*it->second, datagram.remote);
+  }
+  const SessionId id = next_session_++;
+  const auto listener = static_cast<ListenerId>(datagram.socket.id);
+  if (!config_.single_port && !host_->open_session_socket(id, listener, datagram.local, answer.negotiated)) {
+    refuse(datagram, file, busy());
+    return nullptr;
+  }
+  auto session = std::make_unique<Session>();
+  session->id = id;
+  session->client = datagram.remote;
+  session->listener = listener;
+  session->local = datagram.local;
+  session->own_socket = !config_.single_port;
+  session->file = file;
+  session->direction = direction;
+  session->mode = mode;
+  session->started = now;
+  session->last_input = now;
+  Session* raw = session.get();
+  sessions_.emplace(id, std::move(session));
+  by_client_[datagram.remote] = raw;
+  admission_.opened(datagram.remote, client_key(datagram.remote));
+  ++counters_.sessions;
+  return raw;
+}
+
+void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error) {
+  ++counters_.refused;
+  Pending reply{datagram.socket, datagram.remote, datagram.local, {}};
+  reply.bytes.resize(header_size + error.message.size() + 1);
+  if (const auto size = encode(error, reply.bytes)) {
+    reply.bytes.resize(*size);
+    pending_.push_back(std::move(reply));
+  }
+  events_.emplace_back(RequestRefused{datagram.remote, std::move(file), std::move(error)});
+}
+
+// ---- Outputs -------------------------------------------------------------------------------------
+
+std::optional<Transmit> ServerEndpoint::poll_transmit(std::span<std::byte> out) {
+  while (!pending_.empty()) {
+    Pending reply = std::move(pending_.front());
+    pending_.pop_front();
+    if (reply.bytes.size() > out.size()) continue;
+    std::copy(reply.bytes.begin(), reply.bytes.end(), out.begin());
+    return Transmit{reply.socket, reply.destination, reply.source, reply.bytes.size()};
+  }
+  while (!active_.empty()) {
+    const auto it = sessions_.find(active_.front());
+    if (it == sessions_.end()) {
+      active_.pop_front();
+      continue;
+    }
+    Session& session = *it->second;
+    if (const auto size = session.machine([&](auto& m) { return m.poll_transmit(out); })) {
+      return Transmit{session.socket(), session.client, session.source_address(), *size};
+    }
+    // Everything that answered the last input is out: an upload may write the block it held back.
+    if (session.sink && session.receiver->outcome().running()) {
+      if (auto error = session.sink->after_transmit()) {
+        session.receiver->abort(std::move(*error));
+        continue;
+      }
+    }
+    active_.pop_front();
+    session.active = false;
+    settle(session);
+  }
+  return std::nullopt;
+}
+
+std::optional<EndpointEvent> ServerEndpoint::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  auto event = std::move(events_.front());
+  events_.pop_front();
+  return event;
+}
+
+std::optional<TimePoint> ServerEndpoint::next_deadline() const {
+  std::optional<TimePoint> next = grace_end_;
+  if (!deadlines_.empty() && (!next || deadlines_.begin()->first < *next)) next = deadlines_.begin()->first;
+  return next;
+}
+
+std::optional<SessionId> ServerEndpoint::session_of(const SocketAddress& client) const {
+  const auto it = by_client_.find(client);
+  if (it == by_client_.end()) return std::nullopt;
+  return it->second->id;
+}
+
+// ---- Sessions ------------------------------------------------------------------------------------
+
+void ServerEndpoint::touch(Session& session) {
+  if (session.active) return;
+  session.active = true;
+  active_.push_back(session.id);
+}
+
+// After a session's datagrams went out: what its machine now says about the client and the transfer.
+void ServerEndpoint::settle(Session& session) {
+  if (!session.answered && session.machine([](auto& m) { return m.answered(); })) {
+    session.answered = true;
+    admission_.answered(session.client);
+  }
+  if (!session.done && !session.machine([](auto& m) { return m.outcome().running(); })) report(session);
+  if (session.machine([](auto& m) { return m.is_finished(); })) {
+    close(session);
+  } else {
+    reschedule(session);
+  }
+}
+
+void ServerEndpoint::report(Session& session) {
+  session.done = true;
+  TransferRecord record;
+  record.session = session.id;
+  record.client = session.client;
+  record.file = session.file;
+  record.direction = session.direction;
+  record.mode = session.mode;
+  record.elapsed = session.last_input - session.started;
+  session.machine([&](auto& m) {
+    record.negotiated = m.negotiated();
+    record.outcome = m.outcome();
+    record.counters = m.counters();
+  });
+  // A failed upload leaves nothing, and that is so by the time its record says it failed.
+  if (!record.outcome.completed() && session.sink) session.sink->abort();
+  admission_.finished(session.client);
+  ++(record.outcome.completed() ? counters_.completed : counters_.failed);
+  events_.emplace_back(TransferEnded{std::move(record)});
+}
+
+// A new request takes this session's place (its client never answered): it ends without a word to the
+// client and without a transfer record, and an upload leaves nothing.
+void ServerEndpoint::evict(Session& session, const SocketAddress& for_client) {
+  ++counters_.evictions;
+  events_.emplace_back(SessionEvicted{session.client, session.file, for_client});
+  session.done = true;
+  if (session.sink) session.sink->abort();
+  close(session);
+}
+
+void ServerEndpoint::close(Session& session) {
+  if (session.deadline) deadlines_.erase({*session.deadline, session.id});
+  if (const auto it = by_client_.find(session.client); it != by_client_.end() && it->second == &session) {
+    by_client_.erase(it);
+  }
+  admission_.closed(session.client);
+  if (session.own_socket) host_->close_session_socket(session.id);
+  sessions_.erase(session.id);  // session is gone from here on
+}
+
+void ServerEndpoint::reschedule(Session& session) {
+  const auto deadline = session.machine([](auto& m) { return m.next_deadline(); });
+  if (deadline == session.deadline) return;
+  if (session.deadline) deadlines_.erase({*session.deadline, session.id});
+  session.deadline = deadline;
+  if (deadline) deadlines_.emplace(*deadline, session.id);
+}
+
+// ---- Shutdown ------------------------------------------------------------------------------------
+
+void ServerEndpoint::shutdown(TimePoint now, Duration grace) {
+  stopping_ = true;
+  // Completed uploads that dally only wait for a lost final ACK to be asked again: not worth a grace.
+  std::vector<Session*> dallying;
+  for (auto& [id, session] : sessions_) {
+    if (session->done) dallying.push_back(session.get());
+  }
+  for (Session* session : dallying) close(*session);
+  const TimePoint end = now + grace;
+  if (!grace_end_ || end < *grace_end_) grace_end_ = end;
+  if (sessions_.empty()) grace_end_.reset();
+}
+
+}  // namespace tftp
