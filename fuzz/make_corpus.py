@@ -283,6 +283,71 @@ def transfer_seeds():
     }
 
 
+# endpoint: a configuration, then actions (see endpoint_fuzzer.cpp): 0 a datagram (peer, socket pick: even
+# is the listening socket, datagram kind, fields), 3 a well-behaved answer, 5 time passes (u16 ms), 6 the
+# next deadline, 7 a shutdown.
+def endpoint_config(single_port=False, writes=False, mtu=False, small_window=False, sessions=4, per_client=2,
+                    resends=2, timeout=50, retries=3, window=8, ports=8):
+    bits = (1 if single_port else 0) | (2 if writes else 0) | (4 if mtu else 0) | (8 if small_window else 0)
+    return bytes([bits, sessions - 1, per_client - 1, resends, timeout, retries, window - 1, ports - 1])
+
+
+def ep_options(block=None, window=None, tsize=None):
+    bits = (1 if block is not None else 0) | (2 if window is not None else 0) | (4 if tsize is not None else 0)
+    out = bytes([bits])
+    if block is not None:
+        out += u16(block)
+    if window is not None:
+        out += bytes([window])
+    if tsize is not None:
+        out += u16(tsize)
+    return out
+
+
+def ep_rrq(peer, name, netascii=False, options=b"\0", socket=0):
+    return bytes([0, peer, socket, 0, name, 1 if netascii else 0]) + options
+
+
+def ep_wrq(peer, name, options=b"\0"):
+    return bytes([0, peer, 0, 1, name]) + options
+
+
+def ep_ack(peer, block, socket):
+    return bytes([0, peer, socket, 3]) + u16(block)
+
+
+def ep_answer(flag=1, n=1):
+    return bytes([3, flag]) * n
+
+
+EP_ON_TIME = bytes([6])
+
+
+def ep_wait(ms):
+    return bytes([5]) + u16(ms)
+
+
+def endpoint_seeds():
+    return {
+        "download_window": endpoint_config() + ep_rrq(0, 2, options=ep_options(block=1428, window=4)) + ep_answer(n=80),
+        "download_lockstep": endpoint_config() + ep_rrq(1, 1) + ep_answer(n=4) + EP_ON_TIME * 3,
+        "download_netascii_tsize": endpoint_config() + ep_rrq(2, 1, True, ep_options(tsize=0)) + ep_answer(n=6),
+        "upload": endpoint_config(writes=True) + ep_wrq(0, 3) + bytes([3, 1, 0]) + ep_answer(n=5) + EP_ON_TIME * 4,
+        "upload_refused": endpoint_config() + ep_wrq(0, 3) + ep_wrq(1, 1),
+        "flood_then_client": endpoint_config(sessions=2, per_client=1) + b"".join(ep_rrq(p % 4, 2) for p in range(8)) +
+                             ep_rrq(4, 1) + ep_answer(n=6) + EP_ON_TIME * 8,
+        "stranger": endpoint_config() + ep_rrq(0, 2) + ep_ack(2, 1, 1) + ep_answer(n=3) + ep_ack(3, 1, 3),
+        "single_port": endpoint_config(single_port=True) + ep_rrq(0, 2, options=ep_options(window=4)) + ep_answer(n=10) +
+                       ep_ack(1, 1, 0) + ep_ack(2, 1, 0),
+        "repeat_request": endpoint_config() + ep_rrq(0, 1) + ep_rrq(0, 1) + ep_answer(n=3),
+        "shutdown": endpoint_config(writes=True) + ep_rrq(0, 2) + ep_answer(n=2) + bytes([7, 20]) + ep_rrq(1, 1) +
+                    ep_wait(300) + EP_ON_TIME,
+        "no_ports": endpoint_config(ports=1) + ep_rrq(0, 2) + ep_rrq(2, 2),
+        "mtu_small_window": endpoint_config(mtu=True, small_window=True) +
+                            ep_rrq(0, 2, options=ep_options(block=65464, window=16)) + ep_answer(n=20),
+    }
+
+
 def write(target, seeds):
     directory = ROOT / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -296,6 +361,7 @@ def main():
     write("netascii", netascii_seeds())
     write("frame", frame_seeds())
     write("transfer", transfer_seeds())
+    write("endpoint", endpoint_seeds())
 
 
 if __name__ == "__main__":
