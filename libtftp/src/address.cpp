@@ -235,6 +235,65 @@ std::optional<IpAddress> parse_ip_address(std::string_view text) noexcept {
   return IpAddress::v6(*v6);
 }
 
+std::string_view describe(HostPortError error) noexcept {
+  switch (error) {
+    case HostPortError::empty: return "the address is empty; expected ADDR:PORT";
+    case HostPortError::empty_host: return "the host is empty";
+    case HostPortError::missing_port: return "the port is missing; expected ADDR:PORT";
+    case HostPortError::bad_port: return "the port is not a number from 0 to 65535";
+    case HostPortError::bad_ipv6_literal: return "an IPv6 address must look like [ADDR]:PORT";
+    case HostPortError::unbracketed_ipv6: return "an IPv6 address needs brackets: [ADDR]:PORT";
+  }
+  return "bad address";
+}
+
+namespace {
+
+Result<std::uint16_t, HostPortError> parse_port(std::string_view digits, const HostPortForm& form) {
+  if (digits.empty() && !form.port_required) return default_port;
+  if (digits.empty() || digits.size() > 5) return HostPortError::bad_port;
+  std::uint32_t value = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return HostPortError::bad_port;
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value < form.min_port || value > 65535) return HostPortError::bad_port;
+  return static_cast<std::uint16_t>(value);
+}
+
+Result<HostPort, HostPortError> with_port(std::string_view host, std::optional<std::string_view> digits,
+                                          const HostPortForm& form) {
+  if (host.empty() && form.host_required) return HostPortError::empty_host;
+  if (!digits && form.port_required) return HostPortError::missing_port;
+  const auto port = parse_port(digits.value_or(std::string_view{}), form);
+  if (!port) return port.error();
+  return HostPort{std::string(host), *port};
+}
+
+Result<HostPort, HostPortError> parse_bracketed(std::string_view text, const HostPortForm& form) {
+  const auto close = text.find(']');
+  if (close == std::string_view::npos) return HostPortError::bad_ipv6_literal;
+  if (close == 1) return form.host_required ? HostPortError::empty_host : HostPortError::bad_ipv6_literal;
+  const auto rest = text.substr(close + 1);
+  if (!rest.empty() && rest.front() != ':') return HostPortError::bad_ipv6_literal;
+  return with_port(text.substr(1, close - 1), rest.empty() ? std::nullopt : std::optional(rest.substr(1)), form);
+}
+
+}  // namespace
+
+Result<HostPort, HostPortError> parse_host_port(std::string_view text, const HostPortForm& form) {
+  if (text.empty()) return form.host_required ? HostPortError::empty_host : HostPortError::empty;
+  if (text.front() == '[') return parse_bracketed(text, form);
+  const auto colon = text.find(':');
+  if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+    if (!form.bare_ipv6_is_host) return HostPortError::unbracketed_ipv6;
+    return with_port(text, std::nullopt, form);
+  }
+  const auto host = text.substr(0, colon);
+  if (host.find_first_of("[]") != std::string_view::npos) return HostPortError::bad_ipv6_literal;
+  return with_port(host, colon == std::string_view::npos ? std::nullopt : std::optional(text.substr(colon + 1)), form);
+}
+
 std::string SocketAddress::to_string() const {
   if (ip.is_v4()) return ip.to_string() + ':' + std::to_string(port);
   return '[' + ip.to_string() + "]:" + std::to_string(port);

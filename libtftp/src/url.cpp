@@ -17,29 +17,16 @@ std::optional<int> hex_value(char c) noexcept {
   return std::nullopt;
 }
 
-Parsed<std::uint16_t> parse_port(std::string_view digits) {
-  if (digits.empty()) return default_port;
-  if (digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return UrlError::bad_port;
+UrlError url_error(HostPortError error) {
+  switch (error) {
+    case HostPortError::bad_port: return UrlError::bad_port;
+    case HostPortError::bad_ipv6_literal:
+    case HostPortError::unbracketed_ipv6: return UrlError::bad_ipv6_literal;
+    case HostPortError::empty:
+    case HostPortError::empty_host:
+    case HostPortError::missing_port: break;
   }
-  const auto value = parse_decimal(digits);
-  if (!value || *value == 0 || *value > 65535) return UrlError::bad_port;
-  return static_cast<std::uint16_t>(*value);
-}
-
-Parsed<HostPort> with_port(std::string_view host, std::string_view port_digits) {
-  if (host.empty()) return UrlError::empty_host;
-  auto port = parse_port(port_digits);
-  if (const auto* error = std::get_if<UrlError>(&port)) return *error;
-  return HostPort{std::string(host), std::get<std::uint16_t>(port)};
-}
-
-Parsed<HostPort> parse_bracketed(std::string_view text) {
-  const auto close = text.find(']');
-  if (close == std::string_view::npos) return UrlError::bad_ipv6_literal;
-  const auto rest = text.substr(close + 1);
-  if (!rest.empty() && rest.front() != ':') return UrlError::bad_ipv6_literal;
-  return with_port(text.substr(1, close - 1), rest.empty() ? rest : rest.substr(1));
+  return UrlError::empty_host;
 }
 
 Parsed<Mode> parse_mode_parameter(std::string_view parameter) {
@@ -94,13 +81,10 @@ std::optional<std::string> percent_decode(std::string_view text) {
 }
 
 Parsed<HostPort> parse_host_port(std::string_view text) {
-  if (text.empty()) return UrlError::empty_host;
   if (text.find('@') != std::string_view::npos) return UrlError::user_info;
-  if (text.front() == '[') return parse_bracketed(text);
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos) return with_port(text, {});
-  if (text.find(':', colon + 1) != std::string_view::npos) return with_port(text, {});  // bare IPv6
-  return with_port(text.substr(0, colon), text.substr(colon + 1));
+  auto parsed = tftp::parse_host_port(text, server_form);
+  if (!parsed) return url_error(parsed.error());
+  return std::move(*parsed);
 }
 
 Parsed<TftpUrl> parse_tftp_url(std::string_view text) {

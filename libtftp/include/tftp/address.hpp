@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "tftp/result.hpp"
+
 namespace tftp {
 
 class IpAddress {
@@ -73,5 +75,44 @@ struct LocalAddress {
   unsigned interface = 0;
   friend bool operator==(const LocalAddress&, const LocalAddress&) = default;
 };
+
+// ---- HOST:PORT text ---------------------------------------------------------------------------------
+
+inline constexpr std::uint16_t default_port = 69;
+
+// A host (a name, or a numeric address without brackets) and a port, as written on a command line.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = default_port;
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+enum class HostPortError {
+  empty,             // nothing at all
+  empty_host,        // no host where one is required (":69", "[]:69")
+  missing_port,      // no ":PORT" where one is required
+  bad_port,          // not plain decimal within the form's range
+  bad_ipv6_literal,  // "[" without "]", "[]" where a host is optional, something other than ":PORT" after "]"
+  unbracketed_ipv6,  // more than one ":" outside brackets where a port is required ("::1:69" is ambiguous)
+};
+
+// A sentence for a user, e.g. "the port is not a number from 1 to 65535".
+std::string_view describe(HostPortError error) noexcept;
+
+// The variations of HOST:PORT that the programs accept; every one goes through the one parser below.
+struct HostPortForm {
+  bool port_required = true;          // else "host" and "host:" mean default_port
+  std::uint16_t min_port = 0;         // 0: the kernel picks a port when binding
+  bool host_required = false;         // else ":PORT" has an empty host (the wildcard, or loopback)
+  bool bare_ipv6_is_host = false;     // "fe80::1%lo" is a host without a port (needs !port_required)
+};
+
+// Listening and connecting addresses ("127.0.0.1:6969", "[::1]:6969", ":6969").
+inline constexpr HostPortForm address_form{};
+// A client's server argument ("host", "host:6969", "[::1]", "::1").
+inline constexpr HostPortForm server_form{false, 1, true, true};
+
+// Never throws; the host is not resolved. A host holding "[" or "]" outside brackets is refused.
+Result<HostPort, HostPortError> parse_host_port(std::string_view text, const HostPortForm& form);
 
 }  // namespace tftp

@@ -21,11 +21,10 @@
 #include <string_view>
 #include <variant>
 
+#include "tftp/address.hpp"
 #include "tftp/packet.hpp"
 
 namespace tftp {
-
-inline constexpr std::uint16_t default_port = 69;
 
 enum class UrlError {
   not_tftp_url,      // does not start with "tftp://"
@@ -43,12 +42,6 @@ enum class UrlError {
 // A sentence for a user, e.g. "the port is not a number from 1 to 65535".
 std::string_view describe(UrlError error) noexcept;
 
-struct HostPort {
-  std::string host;  // without brackets
-  std::uint16_t port = default_port;
-  friend bool operator==(const HostPort&, const HostPort&) = default;
-};
-
 struct TftpUrl {
   HostPort server;
   std::string file;           // decoded
@@ -60,6 +53,7 @@ struct TftpUrl {
 template <class T>
 using Parsed = std::variant<T, UrlError>;
 
+// A client's server argument: tftp::parse_host_port with server_form (address.hpp), and no user info.
 Parsed<HostPort> parse_host_port(std::string_view text);
 Parsed<TftpUrl> parse_tftp_url(std::string_view text);
 

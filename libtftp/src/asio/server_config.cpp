@@ -20,25 +20,9 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) { return optio
 }  // namespace
 
 std::optional<ListenAddress> parse_listen_address(std::string_view text) {
-  std::string_view host;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
-    host = text.substr(1, close - 1);
-    if (host.empty()) return std::nullopt;
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    host = text.substr(0, colon);
-    // A bare IPv6 address has colons of its own: it must come in brackets.
-    if (host.find(':') != std::string_view::npos) return std::nullopt;
-    port = text.substr(colon + 1);
-  }
-  const auto number = parse_port(port, 0);
-  if (!number) return std::nullopt;
-  return ListenAddress{std::string(host), *number};
+  auto parsed = parse_host_port(text, address_form);
+  if (!parsed) return std::nullopt;
+  return std::move(*parsed);
 }
 
 std::optional<PortRange> parse_port_range(std::string_view text) {

@@ -23,6 +23,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 
+#include "tftp/address.hpp"
+
 namespace tftp::net {
 
 enum class Family { any, v4, v6 };
@@ -34,15 +36,9 @@ struct EndpointSpec {
   friend bool operator==(const EndpointSpec&, const EndpointSpec&) = default;
 };
 
-enum class EndpointError {
-  empty,             // nothing at all
-  missing_port,      // no ":PORT" at the end
-  bad_port,          // not 0-65535 in plain decimal
-  bad_ipv6_literal,  // "[" without "]", an empty "[]", or something other than ":PORT" after "]"
-  unbracketed_ipv6,  // more than one ":" outside brackets
-};
-
-std::string_view describe(EndpointError error) noexcept;
+// The errors of the one HOST:PORT parser (tftp/address.hpp, address_form); describe() is there too.
+using EndpointError = HostPortError;
+using tftp::describe;
 
 std::variant<EndpointSpec, EndpointError> parse_endpoint(std::string_view text);
 

@@ -10,23 +10,20 @@
 #include <string_view>
 #include <vector>
 
+#include "tftp/address.hpp"
 #include "tftp/options.hpp"
 
 namespace tftp::server {
 
-inline constexpr std::uint16_t default_server_port = 69;
 inline constexpr std::uint64_t default_max_upload = std::uint64_t{8} << 30;
 
 // --windowsize-max with --single-port unless given (and --blksize-max mtu): what one forged ACK can draw.
 inline constexpr std::uint16_t single_port_window_max = 8;
 
-// "127.0.0.1:6969", "[::1]:6969", ":6969" (any address). host is empty for "any": the server then binds
-// [::] dual-stack, or 0.0.0.0 where the host has no IPv6. Hosts are numeric addresses; port 0 picks one.
-struct ListenAddress {
-  std::string host;
-  std::uint16_t port = default_server_port;
-  friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
-};
+// "127.0.0.1:6969", "[::1]:6969", ":6969" (any address): tftp::parse_host_port's address_form. host is empty
+// for "any": the server then binds [::] dual-stack, or 0.0.0.0 where the host has no IPv6. Hosts are numeric
+// addresses; port 0 picks one.
+using ListenAddress = HostPort;
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
 // "LO:HI", 1 <= LO <= HI <= 65535: the ports transfer sessions answer from.
