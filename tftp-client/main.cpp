@@ -1,5 +1,5 @@
 // tftp-client: get and put files over TFTP. Argument parsing and printing only; the work is in
-// tftp/asio/client.hpp.
+// tftp/client/client.hpp.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "tftp/asio/client.hpp"
-#include "tftp/asio/server_config.hpp"
+#include "tftp/client/client.hpp"
+#include "tftp/codec.hpp"
 #include "tftp/version.hpp"
 
 namespace {
@@ -49,7 +49,7 @@ void add_common_options(CLI::App& command, Cli& cli) {
   command.add_flag("!--no-options", cli.settings.options, "a plain RFC 1350 request without options, for old servers");
   command.add_option("--max-size", cli.max_size, "get: the largest file kept, e.g. 512M (larger: ERROR 3 to the server, exit 4)")
       ->check([](const std::string& text) {
-        return tftp::server::parse_size(text) ? std::string() : "a size like 4096, 512K, 10M, 2G";
+        return tftp::parse_size(text) ? std::string() : "a size like 4096, 512K, 10M, 2G";
       })
       ->capture_default_str();
   command.add_option("-m,--mode", cli.mode, "transfer mode")->check(CLI::IsMember({"octet", "netascii"}))->capture_default_str();
@@ -114,7 +114,7 @@ int run(Operation operation, Cli& cli) {
   cli.settings.mode = resolved.mode.value_or(cli.mode == "netascii" ? tftp::Mode::netascii : tftp::Mode::octet);
   cli.settings.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
   cli.settings.family = cli.ipv4 ? IpFamily::v4 : cli.ipv6 ? IpFamily::v6 : IpFamily::any;
-  cli.settings.max_size = tftp::server::parse_size(cli.max_size);
+  cli.settings.max_size = tftp::parse_size(cli.max_size);
   const auto outcome = operation == Operation::get ? get(resolved, cli.settings, make_hooks(cli))
                                                    : put(resolved, cli.settings, make_hooks(cli));
   if (outcome.exit != Exit::success) {

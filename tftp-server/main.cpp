@@ -1,5 +1,5 @@
 // tftp-server: serve a directory over TFTP. Argument parsing and printing only; the work is in
-// tftp/asio/server.hpp.
+// tftp/server/server.hpp.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "tftp/asio/server.hpp"
+#include "tftp/codec.hpp"
+#include "tftp/server/server.hpp"
 #include "tftp/version.hpp"
 
 namespace {
 
 using namespace tftp::server;
+using tftp::parse_size;
 
 // CLI11 validators built on the library's parsers, so the command line and the tests agree on the forms.
 template <class Parse>

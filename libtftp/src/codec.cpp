@@ -1,6 +1,7 @@
 #include "tftp/codec.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <array>
 #include <cstring>
 
@@ -272,6 +273,33 @@ Result<std::size_t> encode(const Packet& packet, std::span<std::byte> out) {
 void encode_data_header(std::uint16_t block, std::span<std::byte, header_size> out) noexcept {
   write_u16(out.data(), static_cast<std::uint16_t>(Opcode::data));
   write_u16(out.data() + 2, block);
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) noexcept {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const auto number = parse_decimal(text.substr(0, digits));
+  if (!number) return std::nullopt;
+  auto suffix = text.substr(digits);
+  if (suffix.size() >= 2 && option_name_equals(suffix.substr(suffix.size() - 2), "ib")) {
+    suffix.remove_suffix(2);
+    if (suffix.empty()) return std::nullopt;  // "5iB"
+  } else if (!suffix.empty() && (suffix.back() == 'b' || suffix.back() == 'B')) {
+    suffix.remove_suffix(1);
+  }
+  unsigned shift = 0;
+  if (suffix.size() > 1) return std::nullopt;
+  if (suffix.size() == 1) {
+    switch (suffix.front()) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: return std::nullopt;
+    }
+  }
+  if (*number > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
+  return *number << shift;
 }
 
 }  // namespace tftp

@@ -1,7 +1,7 @@
 // The client's positional arguments: server, remote and local names, URLs and their defaults.
 #include <gtest/gtest.h>
 
-#include "tftp/asio/client_args.hpp"
+#include "tftp/client/args.hpp"
 
 namespace tftp::client {
 namespace {

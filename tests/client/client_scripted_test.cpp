@@ -8,7 +8,7 @@
 
 #include "client_test_support.hpp"
 #include "scripted_server.hpp"
-#include "tftp/asio/client.hpp"
+#include "tftp/client/client.hpp"
 
 namespace tftp::test {
 namespace {

@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "tftp/asio/client.hpp"
+#include "tftp/client/client.hpp"
 
 namespace tftp::test {
 

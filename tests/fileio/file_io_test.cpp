@@ -14,7 +14,7 @@
 #include <iterator>
 #include <string>
 
-#include "tftp/asio/file_io.hpp"
+#include "tftp/posix/file_io.hpp"
 
 namespace tftp::fileio {
 namespace {

@@ -31,7 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tftp/asio/remap.hpp"
+#include "tftp/server/remap.hpp"
 
 namespace {
 

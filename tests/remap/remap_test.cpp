@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "tftp/asio/remap.hpp"
+#include "tftp/server/remap.hpp"
 
 namespace {
 

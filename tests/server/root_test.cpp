@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "tftp/asio/root.hpp"
+#include "tftp/posix/root.hpp"
 #include "temp_dir.hpp"
 
 namespace tftp::server {

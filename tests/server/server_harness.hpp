@@ -21,7 +21,7 @@
 
 #include "raw_peer.hpp"
 #include "temp_dir.hpp"
-#include "tftp/asio/server.hpp"
+#include "tftp/server/server.hpp"
 
 namespace tftp::test {
 

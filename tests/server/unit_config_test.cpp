@@ -3,8 +3,8 @@
 
 #include <chrono>
 
-#include "tftp/asio/server_config.hpp"
-#include "tftp/asio/server_log.hpp"
+#include "tftp/server/config.hpp"
+#include "tftp/server/log.hpp"
 
 namespace tftp::server {
 namespace {

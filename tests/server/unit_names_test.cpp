@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "tftp/asio/server_config.hpp"
-#include "tftp/asio/server_names.hpp"
+#include "tftp/server/config.hpp"
+#include "tftp/server/names.hpp"
 #include "tftp/server_endpoint.hpp"
 
 namespace tftp::server {

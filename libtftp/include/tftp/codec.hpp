@@ -62,6 +62,10 @@ const Option* find_option(const OptionList& options, std::string_view name) noex
 // Plain decimal: 1-20 digits, no sign, no spaces, fits in 64 bits.
 std::optional<std::uint64_t> parse_decimal(std::string_view text) noexcept;
 
+// A size as the programs' options take it: "4096", "512K", "10M", "2G", "1T" (binary multiples, either
+// case, an optional trailing "B" or "iB").
+std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
+
 // Bytes of a string, for building datagrams in tests and drivers.
 inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};

@@ -1,4 +1,4 @@
-#include "tftp/asio/remap.hpp"
+#include "tftp/server/remap.hpp"
 
 #include <arpa/inet.h>
 #include <regex.h>

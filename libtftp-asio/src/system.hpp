@@ -1,6 +1,6 @@
 #pragma once
-// What the server needs from the operating system besides sockets: the sockets systemd passes
-// (sd_listen_fds(3) protocol, without libsystemd), dropping root after binding, and interface MTUs.
+// What the server driver needs from the operating system besides its own sockets: the sockets systemd
+// passes (sd_listen_fds(3) protocol, without libsystemd), the address routing picks, and interface MTUs.
 
 #include <cstdint>
 #include <optional>
@@ -10,7 +10,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
-namespace tftp::server {
+namespace tftp::net {
 
 // How many sockets systemd passed to this process (LISTEN_PID must name it): they are fds 3, 4, ...
 // nullopt when the variables are missing, malformed or meant for another process.
@@ -19,12 +19,6 @@ std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* lis
 // Takes the passed datagram sockets (and unsets the variables, so that children do not see them);
 // throws std::system_error for a passed socket that is not a UDP socket.
 std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io);
-
-// Raises the soft open-files limit towards `wanted` (up to the hard limit); returns the soft limit now.
-std::uint64_t raise_open_files_limit(std::uint64_t wanted);
-
-// initgroups + setgid + setuid to the user; throws std::system_error or std::runtime_error.
-void drop_privileges(const std::string& user);
 
 // The local address the kernel answers `client` from: a throwaway UDP socket connect()ed to the client (a
 // route look-up, nothing is sent) and getsockname. An IPv4-mapped client is looked up as IPv4.
@@ -36,4 +30,4 @@ std::optional<unsigned> interface_mtu(const asio::ip::address& local);
 // The MTU of the interface with this index (if_indextoname, then SIOCGIFMTU).
 std::optional<unsigned> interface_mtu(unsigned interface_index);
 
-}  // namespace tftp::server
+}  // namespace tftp::net

@@ -1,4 +1,4 @@
-#include "tftp/asio/client_args.hpp"
+#include "tftp/client/args.hpp"
 
 #include <fmt/format.h>
 

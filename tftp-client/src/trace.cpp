@@ -1,4 +1,4 @@
-#include "client_trace.hpp"
+#include "trace.hpp"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // Block reads and atomic writes for the drivers (see file_io.hpp).
-#include "tftp/asio/file_io.hpp"
+#include "tftp/posix/file_io.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "tftp/asio/root.hpp"
+#include "tftp/posix/root.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

@@ -34,8 +34,7 @@ struct PortRange {
 };
 std::optional<PortRange> parse_port_range(std::string_view text);
 
-// "4096", "512K", "10M", "2G", "1T" (binary multiples, either case, optional trailing "B" or "iB").
-std::optional<std::uint64_t> parse_size(std::string_view text);
+// Sizes: tftp::parse_size (codec.hpp).
 
 // Octal "022", "0027", "7": 0 to 0777.
 std::optional<unsigned> parse_umask(std::string_view text);

@@ -1,4 +1,4 @@
-#include "tftp/asio/server_config.hpp"
+#include "tftp/server/config.hpp"
 
 #include <limits>
 
@@ -32,33 +32,6 @@ std::optional<PortRange> parse_port_range(std::string_view text) {
   const auto high = parse_port(text.substr(colon + 1), 1);
   if (!low || !high || *low > *high) return std::nullopt;
   return PortRange{*low, *high};
-}
-
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  const auto number = parse_decimal(text.substr(0, digits));
-  if (!number) return std::nullopt;
-  auto suffix = text.substr(digits);
-  if (suffix.size() >= 2 && equals_ignoring_case(suffix.substr(suffix.size() - 2), "ib")) {
-    suffix.remove_suffix(2);
-    if (suffix.empty()) return std::nullopt;  // "5iB"
-  } else if (!suffix.empty() && (suffix.back() == 'b' || suffix.back() == 'B')) {
-    suffix.remove_suffix(1);
-  }
-  unsigned shift = 0;
-  if (suffix.size() > 1) return std::nullopt;
-  if (suffix.size() == 1) {
-    switch (suffix.front()) {
-      case 'k': case 'K': shift = 10; break;
-      case 'm': case 'M': shift = 20; break;
-      case 'g': case 'G': shift = 30; break;
-      case 't': case 'T': shift = 40; break;
-      default: return std::nullopt;
-    }
-  }
-  if (*number > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
-  return *number << shift;
 }
 
 std::optional<unsigned> parse_umask(std::string_view text) {

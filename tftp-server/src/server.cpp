@@ -1,4 +1,4 @@
-#include "tftp/asio/server.hpp"
+#include "tftp/server/server.hpp"
 
 #include <fmt/format.h>
 
@@ -10,9 +10,9 @@
 
 #include <asio/signal_set.hpp>
 
-#include "server_system.hpp"
+#include "tftp/posix/process.hpp"
 #include "tftp/asio/address.hpp"
-#include "tftp/asio/directory_content.hpp"
+#include "tftp/server/directory_content.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/server_driver.hpp"
 
@@ -150,7 +150,7 @@ Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
       log_(std::make_unique<Log>(log, content_->root_path())),
       driver_(std::make_unique<net::ServerDriver>(io, server_sockets(config), endpoint_config(config), *content_, *log_)) {
   log_->count_evictions(driver_->endpoint());
-  open_files_ = raise_open_files_limit(files_per_session * config_.max_sessions + spare_files);
+  open_files_ = posix::raise_open_files_limit(files_per_session * config_.max_sessions + spare_files);
 }
 
 Server::~Server() = default;
@@ -191,7 +191,7 @@ int run_server(const ServerConfig& config) {
                   .add("user", "root")
                   .add("note", "--user root: the server keeps root for its whole life"));
   } else if (!user.empty()) {
-    drop_privileges(user);
+    posix::drop_privileges(user);
     log.write(LogEvent{LogLevel::info, "privileges", {}}.add("user", user));
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);

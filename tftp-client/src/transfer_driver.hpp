@@ -21,8 +21,8 @@
 #include <system_error>
 #include <vector>
 
-#include "client_trace.hpp"
-#include "tftp/asio/client.hpp"
+#include "trace.hpp"
+#include "tftp/client/client.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/transfer.hpp"
 

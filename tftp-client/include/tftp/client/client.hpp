@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "tftp/asio/client_args.hpp"
+#include "tftp/client/args.hpp"
 #include "tftp/options.hpp"
 #include "tftp/packet.hpp"
 

@@ -1,4 +1,4 @@
-#include "tftp/asio/directory_content.hpp"
+#include "tftp/server/directory_content.hpp"
 
 #include <sys/statvfs.h>
 
@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "tftp/asio/address.hpp"
-#include "tftp/asio/file_io.hpp"
-#include "tftp/asio/server_names.hpp"
+#include "tftp/posix/file_io.hpp"
+#include "tftp/server/names.hpp"
 #include "tftp/codec.hpp"
 
 namespace tftp::server {

@@ -1,13 +1,13 @@
 // get and put: open the local end, resolve the server, run the machine, turn its outcome into an exit class.
-#include "tftp/asio/client.hpp"
+#include "tftp/client/client.hpp"
 #include "tftp/asio/socket_buffers.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "client_local.hpp"
-#include "client_session.hpp"
+#include "local_file.hpp"
+#include "transfer_driver.hpp"
 #include "tftp/printable.hpp"
 #include "tftp/transfer.hpp"
 

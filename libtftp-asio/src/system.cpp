@@ -1,4 +1,4 @@
-#include "server_system.hpp"
+#include "system.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -21,7 +21,7 @@
 
 #include "tftp/codec.hpp"
 
-namespace tftp::server {
+namespace tftp::net {
 
 namespace {
 
@@ -134,29 +134,4 @@ std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io) {
   return sockets;
 }
 
-std::uint64_t raise_open_files_limit(std::uint64_t wanted) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  if (limit.rlim_cur < wanted && limit.rlim_cur != RLIM_INFINITY) {
-    // Root (before it drops privileges) may raise the hard limit too; anyone else up to it.
-    rlimit raised{wanted, std::max<rlim_t>(limit.rlim_max, wanted)};
-    if (limit.rlim_max == RLIM_INFINITY) raised.rlim_max = RLIM_INFINITY;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
-      raised = {std::min<rlim_t>(wanted, limit.rlim_max), limit.rlim_max};
-      if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) raised = limit;
-    }
-    limit = raised;
-  }
-  return limit.rlim_cur == RLIM_INFINITY ? wanted : limit.rlim_cur;
-}
-
-void drop_privileges(const std::string& user) {
-  errno = 0;
-  const passwd* entry = ::getpwnam(user.c_str());
-  if (entry == nullptr) throw std::runtime_error("unknown user " + user);
-  if (::initgroups(entry->pw_name, entry->pw_gid) != 0) throw_errno("initgroups " + user);
-  if (::setgid(entry->pw_gid) != 0) throw_errno("setgid " + user);
-  if (::setuid(entry->pw_uid) != 0) throw_errno("setuid " + user);
-}
-
-}  // namespace tftp::server
+}  // namespace tftp::net

@@ -1,4 +1,4 @@
-#include "tftp/asio/server_names.hpp"
+#include "tftp/server/names.hpp"
 
 #include <algorithm>
 

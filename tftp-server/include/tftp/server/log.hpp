@@ -15,7 +15,7 @@
 
 #include "tftp/server_endpoint.hpp"
 #include "tftp/token_bucket.hpp"
-#include "tftp/asio/server_config.hpp"
+#include "tftp/server/config.hpp"
 #include "tftp/options.hpp"
 
 namespace tftp::server {

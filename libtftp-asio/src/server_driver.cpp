@@ -8,7 +8,7 @@
 
 #include "datagram_batch.hpp"
 #include "local_address.hpp"
-#include "server_system.hpp"
+#include "system.hpp"
 #include "tftp/asio/address.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/socket_buffers.hpp"
@@ -65,7 +65,7 @@ struct ServerDriver::Impl final : EndpointHost {
         tx_(transmit_buffer_size),
         timer_(io) {
     if (sockets_.listen.empty()) {
-      for (auto& socket : server::adopt_systemd_sockets(io_)) add_listener(std::move(socket));
+      for (auto& socket : adopt_systemd_sockets(io_)) add_listener(std::move(socket));
     }
     if (listeners_.empty()) {
       auto specs = sockets_.listen;
@@ -274,13 +274,13 @@ struct ServerDriver::Impl final : EndpointHost {
   std::optional<unsigned> path_mtu(ListenerId listener_id, const std::optional<LocalAddress>& local,
                                    const SocketAddress& client) override {
     if (local && local->interface != 0) {
-      if (const auto mtu = server::interface_mtu(local->interface)) return mtu;
+      if (const auto mtu = interface_mtu(local->interface)) return mtu;
     }
     const auto listening = listeners_.at(listener_id)->local.address();
-    const auto address = listening.is_unspecified() ? server::source_address_for(to_asio(client))
+    const auto address = listening.is_unspecified() ? source_address_for(to_asio(client))
                                                     : std::optional<asio::ip::address>(listening);
     if (!address) return std::nullopt;
-    return server::interface_mtu(*address);
+    return interface_mtu(*address);
   }
 
   // ---- The endpoint's loop -----------------------------------------------------------------------

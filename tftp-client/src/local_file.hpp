@@ -11,7 +11,7 @@
 #include <string>
 #include <system_error>
 
-#include "tftp/asio/file_io.hpp"
+#include "tftp/posix/file_io.hpp"
 
 namespace tftp::client::detail {
 

@@ -11,10 +11,10 @@
 #include <optional>
 #include <string>
 
-#include "tftp/asio/remap.hpp"
-#include "tftp/asio/root.hpp"
-#include "tftp/asio/server_config.hpp"
-#include "tftp/asio/server_log.hpp"
+#include "tftp/server/remap.hpp"
+#include "tftp/posix/root.hpp"
+#include "tftp/server/config.hpp"
+#include "tftp/server/log.hpp"
 #include "tftp/server_endpoint.hpp"
 
 namespace tftp::server {

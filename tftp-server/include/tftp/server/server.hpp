@@ -14,8 +14,8 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
-#include "tftp/asio/server_config.hpp"
-#include "tftp/asio/server_log.hpp"
+#include "tftp/server/config.hpp"
+#include "tftp/server/log.hpp"
 
 namespace tftp::net {
 class ServerDriver;

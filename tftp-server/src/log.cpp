@@ -1,4 +1,4 @@
-#include "tftp/asio/server_log.hpp"
+#include "tftp/server/log.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "client_local.hpp"
+#include "local_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
