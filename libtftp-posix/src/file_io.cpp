@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <random>
 
-namespace tftp::fileio {
+namespace tftp::posix {
 namespace {
 
 std::error_code last_error() { return {errno, std::system_category()}; }
@@ -57,21 +57,10 @@ std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
 
 // ---- FileSource ----------------------------------------------------------------------------------
 
-FileSource::FileSource(Fd file, Mode mode) : file_(std::move(file)), mode_(mode) {
+FileSource::FileSource(UniqueFd file, Mode mode) : file_(std::move(file)), mode_(mode) {
   struct stat st {};
   if (::fstat(file_.get(), &st) == 0) file_size_ = static_cast<std::uint64_t>(st.st_size);
   if (mode_ == Mode::octet) {
@@ -173,7 +162,7 @@ AtomicFile AtomicFile::create(int dir, std::string name, Options options, std::e
   if (can_link_anonymous_files()) {
     const int fd = ::openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      file.file_ = Fd(fd);
+      file.file_ = UniqueFd(fd);
       file.anonymous_ = true;
       return file;
     }
@@ -184,7 +173,7 @@ AtomicFile AtomicFile::create(int dir, std::string name, Options options, std::e
         return ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
       },
       ec);
-  if (fd >= 0) file.file_ = Fd(fd);
+  if (fd >= 0) file.file_ = UniqueFd(fd);
   return file;
 }
 
@@ -237,7 +226,7 @@ void remove_stale_beneath(int dir, unsigned depth, std::size_t& budget, std::siz
     if (S_ISREG(st.st_mode) && is_stale_temp_name(name)) {
       if (::unlinkat(dir, entry->d_name, 0) == 0) ++removed;
     } else if (S_ISDIR(st.st_mode) && depth > 0) {
-      const Fd child(::openat(dir, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      const UniqueFd child(::openat(dir, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (child) remove_stale_beneath(child.get(), depth - 1, budget, removed);
     }
   }
@@ -257,7 +246,7 @@ AtomicFile AtomicFile::create(const std::string& path, Options options, std::err
   const auto slash = path.rfind('/');
   const std::string dir_path = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  Fd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) {
     ec = last_error();
     return AtomicFile();
@@ -306,7 +295,7 @@ std::error_code AtomicFile::commit() {
     return ec;
   }
   committed_ = true;
-  file_ = Fd();
+  file_ = UniqueFd();
   if (options_.sync) ::fsync(dir_);
   return {};
 }
@@ -345,7 +334,7 @@ std::error_code AtomicFile::rename_into_place() {
 void AtomicFile::discard() noexcept {
   if (committed_) return;
   if (!temp_.empty()) ::unlinkat(dir_, temp_.c_str(), 0);
-  file_ = Fd();  // an anonymous file goes with its descriptor
+  file_ = UniqueFd();  // an anonymous file goes with its descriptor
   committed_ = true;
 }
 
@@ -436,4 +425,4 @@ Error error_for(std::error_code ec) {
   return Error{ErrorCode::not_defined, ec.message()};
 }
 
-}  // namespace tftp::fileio
+}  // namespace tftp::posix

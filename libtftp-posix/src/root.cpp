@@ -12,19 +12,7 @@
 #include <cstring>
 #include <system_error>
 
-namespace tftp::server {
-
-ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-ScopedFd::~ScopedFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
+namespace tftp::posix {
 
 namespace {
 
@@ -33,7 +21,7 @@ bool is_control(char c) noexcept {
   return u < 0x20 || u == 0x7f;
 }
 
-Refusal refuse(std::string message) { return Refusal{ErrorCode::access_violation, std::move(message)}; }
+Error refuse(std::string message) { return Error{ErrorCode::access_violation, std::move(message)}; }
 
 #ifdef SYS_openat2
 int sys_openat2(int dirfd, const char* path, int flags, std::uint64_t resolve) noexcept {
@@ -60,10 +48,10 @@ Resolver detect_resolver(int root_fd) noexcept {
   return Resolver::component_walk;
 }
 
-ScopedFd open_root(const std::string& path) {
+UniqueFd open_root(const std::string& path) {
   const int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open root directory " + path);
-  return ScopedFd(fd);
+  return UniqueFd(fd);
 }
 
 // The checked path split as "directory" (or ".") and leaf.
@@ -75,7 +63,7 @@ std::pair<std::string, std::string> split_parent(const std::string& path) {
 
 }  // namespace
 
-std::variant<std::string, Refusal> check_name(std::string_view requested) {
+Result<std::string, Error> check_name(std::string_view requested) {
   if (requested.empty()) return refuse("empty file name");
   if (requested.size() > max_name_length) return refuse("file name too long");
   if (requested.front() == '/' || requested.front() == '\\') return refuse("absolute file names are refused");
@@ -100,11 +88,11 @@ std::variant<std::string, Refusal> check_name(std::string_view requested) {
   return path;
 }
 
-Refusal refusal_for_errno(int error) {
+Error open_error(int error) {
   switch (error) {
     case ENOENT:
     case ENOTDIR:
-      return Refusal{ErrorCode::file_not_found, "file not found"};
+      return Error{ErrorCode::file_not_found, "file not found"};
     case EACCES:
     case EPERM:
       return refuse("permission denied");
@@ -116,9 +104,9 @@ Refusal refusal_for_errno(int error) {
       return refuse("file name too long");
     case ENOSPC:
     case EDQUOT:
-      return Refusal{ErrorCode::disk_full, "disk full"};
+      return Error{ErrorCode::disk_full, "disk full"};
     default:
-      return Refusal{ErrorCode::not_defined, std::strerror(error)};
+      return Error{ErrorCode::not_defined, std::strerror(error)};
   }
 }
 
@@ -130,29 +118,29 @@ Root::Root(const std::string& path, Resolver resolver) : path_(path), root_(open
   }
 }
 
-Root::Root(std::string path, ScopedFd root, Resolver resolver) noexcept
+Root::Root(std::string path, UniqueFd root, Resolver resolver) noexcept
     : path_(std::move(path)), root_(std::move(root)), resolver_(resolver) {}
 
-std::variant<std::monostate, Root, Refusal> Root::subdirectory(std::string_view name) const {
+Result<std::optional<Root>, Error> Root::subdirectory(std::string_view name) const {
   auto checked = check_name(name);
-  if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
-  const auto& path = std::get<std::string>(checked);
+  if (!checked) return checked.error();
+  const auto& path = *checked;
   int error = 0;
   // No O_DIRECTORY: the component walk then hands back a symlink itself, which fstat tells apart from a file.
-  ScopedFd fd = open_beneath(path, O_PATH | O_CLOEXEC, error);
+  UniqueFd fd = open_beneath(path, O_PATH | O_CLOEXEC, error);
   if (!fd) {
-    if (error == ENOENT || error == ENOTDIR) return std::monostate{};
-    return refusal_for_errno(error);
+    if (error == ENOENT || error == ENOTDIR) return std::optional<Root>();
+    return open_error(error);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return refusal_for_errno(errno);
-  if (S_ISLNK(st.st_mode)) return refusal_for_errno(ELOOP);
-  if (!S_ISDIR(st.st_mode)) return std::monostate{};
-  return Root(path_ + "/" + path, std::move(fd), resolver_);
+  if (::fstat(fd.get(), &st) != 0) return open_error(errno);
+  if (S_ISLNK(st.st_mode)) return open_error(ELOOP);
+  if (!S_ISDIR(st.st_mode)) return std::optional<Root>();
+  return std::optional<Root>(Root(path_ + "/" + path, std::move(fd), resolver_));
 }
 
-ScopedFd Root::walk(const std::string& path, int flags, int& error) const {
-  ScopedFd current;
+UniqueFd Root::walk(const std::string& path, int flags, int& error) const {
+  UniqueFd current;
   int dir = root_.get();
   std::size_t start = 0;
   for (;;) {
@@ -161,20 +149,20 @@ ScopedFd Root::walk(const std::string& path, int flags, int& error) const {
     if (slash == std::string::npos) {
       const int fd = ::openat(dir, component.c_str(), flags | O_NOFOLLOW);
       if (fd < 0) error = errno;
-      return ScopedFd(fd);
+      return UniqueFd(fd);
     }
     // O_PATH | O_NOFOLLOW hands back a symlink itself rather than failing, so that fstat can tell a
     // refused symlink (ELOOP) from a plain file in the middle of the name (ENOTDIR).
     const int fd = ::openat(dir, component.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       error = errno;
-      return ScopedFd();
+      return UniqueFd();
     }
-    ScopedFd next(fd);
+    UniqueFd next(fd);
     struct stat st {};
     if (::fstat(next.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       error = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
-      return ScopedFd();
+      return UniqueFd();
     }
     current = std::move(next);
     dir = current.get();
@@ -182,7 +170,7 @@ ScopedFd Root::walk(const std::string& path, int flags, int& error) const {
   }
 }
 
-ScopedFd Root::open_beneath(const std::string& path, int flags, int& error) const {
+UniqueFd Root::open_beneath(const std::string& path, int flags, int& error) const {
 #ifdef SYS_openat2
   if (resolver_ == Resolver::openat2) {
     int fd = -1;
@@ -191,7 +179,7 @@ ScopedFd Root::open_beneath(const std::string& path, int flags, int& error) cons
       // EAGAIN: a concurrent rename raced the lookup; the kernel asks for a retry.
     } while (fd < 0 && errno == EAGAIN);
     if (fd < 0) error = errno;
-    return ScopedFd(fd);
+    return UniqueFd(fd);
   }
 #endif
   return walk(path, flags, error);
@@ -200,38 +188,38 @@ ScopedFd Root::open_beneath(const std::string& path, int flags, int& error) cons
 // The name is looked at (O_PATH) before anything is opened: a device or a FIFO is never opened for real
 // (opening some devices does something: a tape rewinds, a modem line hangs up). A regular file is then
 // opened through its O_PATH descriptor (/proc/self/fd), which pins the inode that was checked.
-std::variant<ScopedFd, Refusal> Root::open_for_read(std::string_view requested) const {
+Result<UniqueFd, Error> Root::open_for_read(std::string_view requested) const {
   auto checked = check_name(requested);
-  if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
+  if (!checked) return checked.error();
   int error = 0;
-  ScopedFd looked = open_beneath(std::get<std::string>(checked), O_PATH | O_CLOEXEC, error);
-  if (!looked) return refusal_for_errno(error);
+  UniqueFd looked = open_beneath(*checked, O_PATH | O_CLOEXEC, error);
+  if (!looked) return open_error(error);
   struct stat st {};
-  if (::fstat(looked.get(), &st) != 0) return refusal_for_errno(errno);
-  if (S_ISLNK(st.st_mode)) return refusal_for_errno(ELOOP);  // the component walk hands symlinks back
+  if (::fstat(looked.get(), &st) != 0) return open_error(errno);
+  if (S_ISLNK(st.st_mode)) return open_error(ELOOP);  // the component walk hands symlinks back
   if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
   const std::string self = "/proc/self/fd/" + std::to_string(looked.get());
-  ScopedFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC));
+  UniqueFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC));
   if (!fd && errno == ENOENT) {
     // No /proc: open the checked name again; the check above has already refused every non-regular file.
-    fd = open_beneath(std::get<std::string>(checked), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, error);
-    if (!fd) return refusal_for_errno(error);
+    fd = open_beneath(*checked, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, error);
+    if (!fd) return open_error(error);
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return refuse("not a regular file");
   }
-  if (!fd) return refusal_for_errno(errno);
+  if (!fd) return open_error(errno);
   return fd;
 }
 
-std::variant<UploadTarget, Refusal> Root::open_for_upload(std::string_view requested) const {
+Result<UploadTarget, Error> Root::open_for_upload(std::string_view requested) const {
   auto checked = check_name(requested);
-  if (auto* refusal = std::get_if<Refusal>(&checked)) return std::move(*refusal);
-  auto [parent, leaf] = split_parent(std::get<std::string>(checked));
+  if (!checked) return checked.error();
+  auto [parent, leaf] = split_parent(*checked);
   int error = 0;
-  ScopedFd dir = open_beneath(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, error);
-  if (!dir) return refusal_for_errno(error);
+  UniqueFd dir = open_beneath(parent, O_PATH | O_DIRECTORY | O_CLOEXEC, error);
+  if (!dir) return open_error(error);
   struct stat st {};
   if (::fstatat(dir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT) return refusal_for_errno(errno);
+    if (errno != ENOENT) return open_error(errno);
     return UploadTarget{std::move(dir), std::move(leaf), false};
   }
   if (S_ISLNK(st.st_mode)) return refuse("symbolic link refused");
@@ -239,4 +227,4 @@ std::variant<UploadTarget, Refusal> Root::open_for_upload(std::string_view reque
   return UploadTarget{std::move(dir), std::move(leaf), true};
 }
 
-}  // namespace tftp::server
+}  // namespace tftp::posix

@@ -16,7 +16,7 @@
 
 #include "tftp/posix/file_io.hpp"
 
-namespace tftp::fileio {
+namespace tftp::posix {
 namespace {
 
 namespace fs = std::filesystem;
@@ -38,7 +38,7 @@ class FileIoTest : public ::testing::Test {
     std::ifstream in(path(name), std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};
   }
-  Fd open_read(const std::string& name) const { return Fd(::open(path(name).c_str(), O_RDONLY | O_CLOEXEC)); }
+  UniqueFd open_read(const std::string& name) const { return UniqueFd(::open(path(name).c_str(), O_RDONLY | O_CLOEXEC)); }
   std::vector<std::string> entries() const {
     std::vector<std::string> names;
     for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
@@ -226,7 +226,7 @@ TEST_F(FileIoTest, StaleTemporariesAreRecognisedAndRemovedBeneathADirectory) {
   fs::create_directories(dir_ / "sub" / "deeper");
   write("sub/deeper/.b.tftp-ZZZZZZ000000", "stale");
   fs::create_directory_symlink(dir_ / "sub", dir_ / "link");  // not followed: the file is counted once
-  const Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   EXPECT_EQ(remove_stale_temporaries(dir.get()), 2U);
   EXPECT_EQ(entries(), (std::vector<std::string>{".keep.tftp-short", "link", "sub"}));
   EXPECT_TRUE(fs::is_empty(dir_ / "sub" / "deeper"));
@@ -300,4 +300,4 @@ TEST(ErrorFor, MapsErrnoToTftpCodes) {
 }
 
 }  // namespace
-}  // namespace tftp::fileio
+}  // namespace tftp::posix

@@ -36,12 +36,12 @@ std::error_code copy_all(int from, int to) {
 }
 
 // A file nobody else can open and that vanishes with its descriptor.
-fileio::Fd anonymous_file(std::error_code& ec) {
+posix::UniqueFd anonymous_file(std::error_code& ec) {
   const std::string dir = temp_directory();
-  fileio::Fd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  posix::UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd) return fd;
   std::string path = dir + "/tftp-client.XXXXXX";
-  fd = fileio::Fd(::mkostemp(path.data(), O_CLOEXEC));
+  fd = posix::UniqueFd(::mkostemp(path.data(), O_CLOEXEC));
   if (!fd) {
     ec = last_error();
     return fd;
@@ -79,7 +79,7 @@ std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, st
     ec = std::make_error_code(std::errc::is_a_directory);
     return nullptr;
   }
-  download->file_.emplace(fileio::AtomicFile::create(path, {.mode = mode_for(path)}, ec));
+  download->file_.emplace(posix::AtomicFile::create(path, {.mode = mode_for(path)}, ec));
   if (ec) return nullptr;
   download->sink_.emplace(*download->file_, mode, limit);
   return download;
@@ -95,20 +95,20 @@ Download::~Download() {
 
 std::error_code Download::deliver() {
   if (stage_dir_.empty()) return {};
-  const fileio::Fd staged(::open(stage_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  const posix::UniqueFd staged(::open(stage_path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!staged) return last_error();
   return copy_all(staged.get(), STDOUT_FILENO);
 }
 
-std::unique_ptr<fileio::FileSource> open_upload(const std::string& local, Mode mode, bool count_size,
+std::unique_ptr<posix::FileSource> open_upload(const std::string& local, Mode mode, bool count_size,
                                                 std::error_code& ec) {
   ec.clear();
-  fileio::Fd file;
+  posix::UniqueFd file;
   if (local == stdio_name) {
     file = anonymous_file(ec);
     if (!ec) ec = copy_all(STDIN_FILENO, file.get());
   } else {
-    file = fileio::Fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
+    file = posix::UniqueFd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
     if (!file || ::fstat(file.get(), &st) != 0) {
       ec = last_error();
@@ -118,7 +118,7 @@ std::unique_ptr<fileio::FileSource> open_upload(const std::string& local, Mode m
     }
   }
   if (ec) return nullptr;
-  auto source = std::make_unique<fileio::FileSource>(std::move(file), mode);
+  auto source = std::make_unique<posix::FileSource>(std::move(file), mode);
   if (count_size && mode == Mode::netascii) ec = source->count_netascii();
   if (ec) return nullptr;
   return source;

@@ -38,13 +38,13 @@ class Download {
 
   std::string stage_dir_;  // stdout only: a private directory for the staged file
   std::string stage_path_;
-  std::optional<fileio::AtomicFile> file_;
-  std::optional<fileio::FileSink> sink_;
+  std::optional<posix::AtomicFile> file_;
+  std::optional<posix::FileSink> sink_;
 };
 
 // What a put sends: LOCAL (a regular file) or stdin staged in an unlinked temporary file. With count_size,
 // netascii is read once to learn its encoded size for tsize.
-std::unique_ptr<fileio::FileSource> open_upload(const std::string& local, Mode mode, bool count_size,
+std::unique_ptr<posix::FileSource> open_upload(const std::string& local, Mode mode, bool count_size,
                                                 std::error_code& ec);
 
 }  // namespace tftp::client::detail

@@ -20,20 +20,18 @@ constexpr const char* strict_default_directory = "default";
 // The largest netascii file whose wire size is counted for tsize (about 4 ms of the event loop).
 constexpr std::uint64_t netascii_tsize_limit = std::uint64_t{1} << 20;
 
-tftp::Refusal refused(ErrorCode code, std::string message, std::string name) {
-  return tftp::Refusal{Error{code, std::move(message)}, std::move(name)};
+Refusal refused(ErrorCode code, std::string message, std::string name) {
+  return Refusal{Error{code, std::move(message)}, std::move(name)};
 }
 
-tftp::Refusal refused(const server::Refusal& refusal, std::string name) {
-  return refused(refusal.code, refusal.message, std::move(name));
-}
+Refusal refused(Error error, std::string name) { return Refusal{std::move(error), std::move(name)}; }
 
 // An upload: the temporary file beside its destination, committed by finish(), gone on abort(). Blocks of
 // 8 KiB and more are written after their ACK went out (write-behind, as tftpd-hpa does), so the write
 // overlaps the client's next DATA.
 class FileUpload final : public UploadSink {
  public:
-  FileUpload(ScopedFd directory, fileio::AtomicFile file, Mode mode, std::optional<std::uint64_t> limit)
+  FileUpload(posix::UniqueFd directory, posix::AtomicFile file, Mode mode, std::optional<std::uint64_t> limit)
       : directory_(std::move(directory)), file_(std::move(file)), sink_(file_, mode, limit) {
     sink_.hold_large_blocks(true);
   }
@@ -46,9 +44,9 @@ class FileUpload final : public UploadSink {
   void abort() noexcept override { file_.discard(); }
 
  private:
-  ScopedFd directory_;  // the destination's directory, open while the file is written
-  fileio::AtomicFile file_;
-  fileio::FileSink sink_;
+  posix::UniqueFd directory_;  // the destination's directory, open while the file is written
+  posix::AtomicFile file_;
+  posix::FileSink sink_;
 };
 
 // An upload announcing (tsize) more than the file system has free for us is refused before any data.
@@ -74,7 +72,7 @@ DirectoryContent::DirectoryContent(const ServerConfig& config, ServerLog& log)
 
 // The name steps of server_names.hpp, in their order. The map file's result goes through the same checks
 // as any name; a result with leading slashes means the same file as without (tftpd-hpa runs chrooted).
-std::optional<tftp::Refusal> DirectoryContent::resolve_name(const ContentRequest& request, bool is_put,
+std::optional<Refusal> DirectoryContent::resolve_name(const ContentRequest& request, bool is_put,
                                                             std::string& name) const {
   strip_pxe_garbage(name);
   if (rules_) {
@@ -99,18 +97,19 @@ std::optional<tftp::Refusal> DirectoryContent::resolve_name(const ContentRequest
 // is served from ROOT (ip), where the other clients' directories are, so a name that starts with an
 // address is refused; or from ROOT/default/ (ip-strict), or not at all. `holder` keeps a per-client root
 // open while the caller uses it.
-const Root* DirectoryContent::root_for(const ContentRequest& request, const std::string& name,
-                                       std::optional<Root>& holder, std::optional<tftp::Refusal>& refusal) const {
+const posix::Root* DirectoryContent::root_for(const ContentRequest& request, const std::string& name,
+                                       std::optional<posix::Root>& holder, std::optional<Refusal>& refusal) const {
   if (config_.unique_root == UniqueRoot::none) return &root_;
   auto found = root_.subdirectory(client_directory_name(net::to_asio(request.client.ip)));
-  if (auto* refused_here = std::get_if<server::Refusal>(&found)) {
-    refusal = refused(refused_here->code, "per-client directory: " + refused_here->message, name);
+  if (!found) {
+    const auto error = found.error();
+    refusal = refused(error.code, "per-client directory: " + error.message, name);
     return nullptr;
   }
-  if (auto* root = std::get_if<Root>(&found)) return &holder.emplace(std::move(*root));
+  if (*found) return &holder.emplace(std::move(**found));
   if (config_.unique_root == UniqueRoot::ip_strict) {
     auto fallback = root_.subdirectory(strict_default_directory);
-    if (auto* root = std::get_if<Root>(&fallback)) return &holder.emplace(std::move(*root));
+    if (fallback && *fallback) return &holder.emplace(std::move(**fallback));
     refusal = refused(ErrorCode::access_violation, "no directory for this client", name);
     return nullptr;
   }
@@ -121,16 +120,16 @@ const Root* DirectoryContent::root_for(const ContentRequest& request, const std:
   return &root_;
 }
 
-Result<ReadContent, tftp::Refusal> DirectoryContent::open_read(const ContentRequest& request) {
+Result<ReadContent, Refusal> DirectoryContent::open_read(const ContentRequest& request) {
   std::string name = request.name;
   if (auto refusal = resolve_name(request, false, name)) return std::move(*refusal);
-  std::optional<Root> holder;
-  std::optional<tftp::Refusal> refusal;
-  const Root* root = root_for(request, name, holder, refusal);
+  std::optional<posix::Root> holder;
+  std::optional<Refusal> refusal;
+  const posix::Root* root = root_for(request, name, holder, refusal);
   if (root == nullptr) return std::move(*refusal);
   auto opened = root->open_for_read(name);
-  if (auto* refused_here = std::get_if<server::Refusal>(&opened)) return refused(*refused_here, name);
-  auto source = std::make_unique<fileio::FileSource>(fileio::Fd(std::get<ScopedFd>(opened).release()), request.mode);
+  if (!opened) return refused(opened.error(), name);
+  auto source = std::make_unique<posix::FileSource>(std::move(*opened), request.mode);
   // The netascii size is known only by reading the file once, on the thread that serves everyone: pay for
   // that only when asked, and only for a small file (a 256 MiB file took a second); a larger one's OACK
   // leaves tsize out, as RFC 2349 allows.
@@ -142,18 +141,18 @@ Result<ReadContent, tftp::Refusal> DirectoryContent::open_read(const ContentRequ
   return ReadContent{std::move(source), size, std::move(name)};
 }
 
-Result<WriteContent, tftp::Refusal> DirectoryContent::open_write(const ContentRequest& request) {
+Result<WriteContent, Refusal> DirectoryContent::open_write(const ContentRequest& request) {
   std::string name = request.name;
   if (auto refusal = resolve_name(request, true, name)) return std::move(*refusal);
-  std::optional<Root> holder;
-  std::optional<tftp::Refusal> refusal;
-  const Root* root = root_for(request, name, holder, refusal);
+  std::optional<posix::Root> holder;
+  std::optional<Refusal> refusal;
+  const posix::Root* root = root_for(request, name, holder, refusal);
   if (root == nullptr) return std::move(*refusal);
   auto opened = root->open_for_upload(name);
-  if (auto* refused_here = std::get_if<server::Refusal>(&opened)) return refused(*refused_here, name);
-  auto& target = std::get<UploadTarget>(opened);
+  if (!opened) return refused(opened.error(), name);
+  auto& target = *opened;
   if (auto room = refuse_beyond_free_space(target.directory.get(), request.announced_size)) {
-    return tftp::Refusal{std::move(*room), name};
+    return Refusal{std::move(*room), name};
   }
   if (target.exists && !config_.allow_overwrite) return refused(ErrorCode::file_exists, "file already exists", name);
   if (!target.exists && !config_.allow_create) {
@@ -161,11 +160,11 @@ Result<WriteContent, tftp::Refusal> DirectoryContent::open_write(const ContentRe
   }
   std::error_code ec;
   // Synced before the final ACK: a client told "done" must not lose the file to a power cut.
-  const fileio::AtomicFile::Options options{.overwrite = config_.allow_overwrite,
+  const posix::AtomicFile::Options options{.overwrite = config_.allow_overwrite,
                                             .mode = static_cast<mode_t>(0666U & ~config_.umask),
                                             .sync = true};
-  auto file = fileio::AtomicFile::create(target.directory.get(), target.leaf, options, ec);
-  if (ec) return tftp::Refusal{fileio::error_for(ec), name};
+  auto file = posix::AtomicFile::create(target.directory.get(), target.leaf, options, ec);
+  if (ec) return Refusal{posix::error_for(ec), name};
   auto sink = std::make_unique<FileUpload>(std::move(target.directory), std::move(file), request.mode,
                                            config_.policy.max_upload);
   return WriteContent{std::move(sink), std::move(name)};
@@ -173,7 +172,7 @@ Result<WriteContent, tftp::Refusal> DirectoryContent::open_write(const ContentRe
 
 std::size_t DirectoryContent::remove_stale_uploads() {
   if (!config_.allow_create && !config_.allow_overwrite) return 0;
-  return fileio::remove_stale_temporaries(root_.fd());
+  return posix::remove_stale_temporaries(root_.fd());
 }
 
 std::string DirectoryContent::reload_map_file() {

@@ -21,33 +21,11 @@
 #include <vector>
 
 #include "tftp/netascii.hpp"
+#include "tftp/posix/unique_fd.hpp"
 #include "tftp/packet.hpp"
 #include "tftp/transfer.hpp"
 
-namespace tftp::fileio {
-
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  int release() noexcept {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+namespace tftp::posix {
 
 // Reads a file by block for a Sender. Octet reads straight into the datagram at index * block size; blocks
 // under 8 KiB come from a read-ahead chunk of about 16 KiB (one pread per chunk, not per block: at 512 bytes
@@ -56,7 +34,7 @@ class Fd {
 // its start; release() drops the acknowledged ones, so memory is bounded by the window.
 class FileSource final : public BlockSource {
  public:
-  FileSource(Fd file, Mode mode);
+  FileSource(UniqueFd file, Mode mode);
 
   // The size to announce as tsize: the file size for octet, the encoded size for netascii when
   // count_netascii was called (otherwise none: the wire size is unknown until the file was read once).
@@ -77,7 +55,7 @@ class FileSource final : public BlockSource {
   BlockRead read_octet(std::uint64_t index, std::span<std::byte> out);
   BlockRead read_netascii(std::uint64_t index, std::span<std::byte> out);
 
-  Fd file_;
+  UniqueFd file_;
   Mode mode_;
   std::optional<std::uint64_t> tsize_;
   std::optional<std::uint64_t> file_size_;
@@ -128,11 +106,11 @@ class AtomicFile {
   std::error_code link_anonymous();
   std::error_code rename_into_place();
 
-  Fd owned_dir_;  // only for the path form
+  UniqueFd owned_dir_;  // only for the path form
   int dir_ = -1;
   std::string name_;
   std::string temp_;
-  Fd file_;
+  UniqueFd file_;
   Options options_;
   bool anonymous_ = false;  // O_TMPFILE: no name until commit
   bool committed_ = false;
@@ -188,4 +166,4 @@ class FileSink final : public BlockSink {
 // ERROR 3 "Disk full or allocation exceeded" for ENOSPC/EDQUOT/EFBIG, ERROR 0 with the reason otherwise.
 Error error_for(std::error_code ec);
 
-}  // namespace tftp::fileio
+}  // namespace tftp::posix

@@ -22,48 +22,24 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+#include <optional>
 
-#include "tftp/error.hpp"
+#include "tftp/packet.hpp"
+#include "tftp/posix/unique_fd.hpp"
+#include "tftp/result.hpp"
 
-namespace tftp::server {
+namespace tftp::posix {
 
 inline constexpr std::size_t max_name_length = 400;
 
-// An owned file descriptor.
-class ScopedFd {
- public:
-  ScopedFd() = default;
-  explicit ScopedFd(int fd) noexcept : fd_(fd) {}
-  ScopedFd(ScopedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  ScopedFd& operator=(ScopedFd&& other) noexcept;
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd();
-
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-// Why a request is refused: the ERROR packet the client gets.
-struct Refusal {
-  ErrorCode code = ErrorCode::access_violation;
-  std::string message;
-  friend bool operator==(const Refusal&, const Refusal&) = default;
-};
-
 // The name checked against the rules above: components joined by '/', never empty, never absolute.
-std::variant<std::string, Refusal> check_name(std::string_view requested);
+Result<std::string, Error> check_name(std::string_view requested);
 
 enum class Resolver { openat2, component_walk };
 
 // Where an accepted upload goes: the directory that will hold the file and the file's name in it.
 struct UploadTarget {
-  ScopedFd directory;   // O_PATH descriptor of the target's directory, beneath ROOT
+  UniqueFd directory;   // O_PATH descriptor of the target's directory, beneath ROOT
   std::string leaf;     // last component of the checked name
   bool exists = false;  // a regular file of that name is there now
 };
@@ -81,28 +57,28 @@ class Root {
   int fd() const noexcept { return root_.get(); }
 
   // A regular file for reading (O_RDONLY).
-  std::variant<ScopedFd, Refusal> open_for_read(std::string_view requested) const;
+  Result<UniqueFd, Error> open_for_read(std::string_view requested) const;
   // The directory `name` beneath this root as a root of its own (same resolver, same rules beneath it), for
-  // per-client roots: std::monostate when there is no directory of that name (nothing, or not a directory);
-  // a Refusal when the name is refused or reaches out of this root (a symlink that leaves it, or with the
+  // per-client roots: nullopt when there is no directory of that name (nothing, or not a directory);
+  // an Error when the name is refused or reaches out of this root (a symlink that leaves it, or with the
   // component walk any symlink), so that a broken per-client tree is an error, not a silent fallback.
-  std::variant<std::monostate, Root, Refusal> subdirectory(std::string_view name) const;
+  Result<std::optional<Root>, Error> subdirectory(std::string_view name) const;
   // The directory an upload of this name lands in. A non-regular file or a symlink of that name is refused;
   // whether an existing file may be replaced is the caller's decision (UploadTarget::exists).
-  std::variant<UploadTarget, Refusal> open_for_upload(std::string_view requested) const;
+  Result<UploadTarget, Error> open_for_upload(std::string_view requested) const;
 
  private:
-  Root(std::string path, ScopedFd root, Resolver resolver) noexcept;
+  Root(std::string path, UniqueFd root, Resolver resolver) noexcept;
   // Opens a checked relative path with flags; errno-style failure as a negative value.
-  ScopedFd open_beneath(const std::string& path, int flags, int& error) const;
-  ScopedFd walk(const std::string& path, int flags, int& error) const;
+  UniqueFd open_beneath(const std::string& path, int flags, int& error) const;
+  UniqueFd walk(const std::string& path, int flags, int& error) const;
 
   std::string path_;
-  ScopedFd root_;
+  UniqueFd root_;
   Resolver resolver_;
 };
 
-// The refusal for an errno from opening a checked name.
-Refusal refusal_for_errno(int error);
+// The ERROR for an errno from opening a checked name.
+Error open_error(int error);
 
-}  // namespace tftp::server
+}  // namespace tftp::posix

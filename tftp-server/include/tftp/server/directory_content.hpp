@@ -24,8 +24,8 @@ class DirectoryContent final : public ContentProvider {
   // Opens ROOT and reads the map file; throws (std::system_error, std::runtime_error) when either fails.
   DirectoryContent(const ServerConfig& config, ServerLog& log);
 
-  Result<ReadContent, tftp::Refusal> open_read(const ContentRequest& request) override;
-  Result<WriteContent, tftp::Refusal> open_write(const ContentRequest& request) override;
+  Result<ReadContent, Refusal> open_read(const ContentRequest& request) override;
+  Result<WriteContent, Refusal> open_write(const ContentRequest& request) override;
 
   const std::string& root_path() const noexcept { return root_.path(); }
   // Removes the temporaries of uploads that a killed server left (where O_TMPFILE could not be used);
@@ -36,13 +36,13 @@ class DirectoryContent final : public ContentProvider {
   std::string reload_map_file();
 
  private:
-  std::optional<tftp::Refusal> resolve_name(const ContentRequest& request, bool is_put, std::string& name) const;
-  const Root* root_for(const ContentRequest& request, const std::string& name, std::optional<Root>& holder,
-                       std::optional<tftp::Refusal>& refusal) const;
+  std::optional<Refusal> resolve_name(const ContentRequest& request, bool is_put, std::string& name) const;
+  const posix::Root* root_for(const ContentRequest& request, const std::string& name, std::optional<posix::Root>& holder,
+                       std::optional<Refusal>& refusal) const;
 
   ServerConfig config_;
   ServerLog& log_;
-  Root root_;
+  posix::Root root_;
   std::shared_ptr<const RemapRules> rules_;  // null without --map-file; replaced whole on SIGHUP
 };
 
