@@ -23,9 +23,9 @@
 #include "chat_client.hpp"
 #include "chat_protocol.hpp"
 #include "chat_server.hpp"
+#include "framed_stream.hpp"
+#include "json_header.hpp"
 #include "loopback.hpp"
-#include "tftp/asio/framed_stream.hpp"
-#include "tftp/json_header.hpp"
 
 namespace demos::test {
 namespace {
@@ -56,7 +56,7 @@ class Peer {
 
   void send_payload(std::vector<std::byte> payload) {
     std::optional<std::error_code> result;
-    asio::co_spawn(io_, tftp::net::write_frame(socket_, payload), [&](std::exception_ptr, std::error_code ec) { result = ec; });
+    asio::co_spawn(io_, write_frame(socket_, payload), [&](std::exception_ptr, std::error_code ec) { result = ec; });
     ASSERT_TRUE(run_until(io_, [&] { return result.has_value(); })) << "write did not finish";
     EXPECT_FALSE(*result) << result->message();
   }
@@ -117,7 +117,7 @@ class Peer {
 
   asio::io_context& io_;
   tcp::socket socket_;
-  tftp::net::FrameReader reader_;
+  FrameReader reader_;
   std::deque<Line> inbox_;
   bool ended_ = false;
   std::error_code end_reason_;
@@ -347,7 +347,7 @@ TEST_F(ChatServerTest, AFileNameWithADirectoryPartIsRefusedAndTheClientStays) {
   start(config);
   auto mallory = joined("mallory");
   for (const std::string name : {"../x", "a/../../x", ".hidden", "/etc/x"}) {
-    mallory->send(MessageType::file_header, tftp::emit_file_header({name, 3}));
+    mallory->send(MessageType::file_header, emit_file_header({name, 3}));
     mallory->send(MessageType::file_data, "abc");
     EXPECT_TRUE(mallory->next_error().starts_with("file " + name + " refused: ")) << name;
   }
@@ -363,7 +363,7 @@ TEST_F(ChatServerTest, MoreFileBytesThanAnnouncedCloseTheConnection) {
   config.files = dir.files();
   start(config);
   auto mallory = joined("mallory");
-  mallory->send(MessageType::file_header, tftp::emit_file_header({"short.txt", 2}));
+  mallory->send(MessageType::file_header, emit_file_header({"short.txt", 2}));
   mallory->send(MessageType::file_data, "abc");
   EXPECT_EQ(mallory->next_error(), "more bytes than the header announced");
   EXPECT_TRUE(mallory->wait_closed());
@@ -413,7 +413,7 @@ TEST_F(ChatServerTest, FilesBeyondTheQuotaAreRefused) {
   auto alice = joined("alice");
   const auto send_file = [&](const std::string& name, std::size_t size) {
     alice->send_payload(encode_message(MessageType::file_header,
-                                       tftp::emit_file_header(tftp::FileHeader{name, size})));
+                                       emit_file_header(FileHeader{name, size})));
     if (size > 0) alice->send_payload(encode_message(MessageType::file_data, std::string(size, 'q')));
   };
   send_file("a.bin", 600);

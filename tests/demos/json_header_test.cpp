@@ -4,9 +4,9 @@
 #include <string>
 #include <variant>
 
-#include "tftp/json_header.hpp"
+#include "json_header.hpp"
 
-namespace tftp {
+namespace demos {
 namespace {
 
 FileHeader ok(std::string_view text) {
@@ -107,4 +107,4 @@ TEST(JsonHeader, EmitRoundTrips) {
 }
 
 }  // namespace
-}  // namespace tftp
+}  // namespace demos

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <variant>
 
-namespace tftp {
+namespace demos {
 
 inline constexpr std::size_t max_json_header = 4096;
 inline constexpr std::uint64_t max_json_integer = (std::uint64_t{1} << 53) - 1;
@@ -53,4 +53,4 @@ std::variant<FileHeader, HeaderError> parse_file_header(std::string_view text);
 // UTF-8 name without NUL.
 std::string emit_file_header(const FileHeader& header);
 
-}  // namespace tftp
+}  // namespace demos

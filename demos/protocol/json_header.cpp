@@ -1,8 +1,8 @@
-#include "tftp/json_header.hpp"
+#include "json_header.hpp"
 
 #include <optional>
 
-namespace tftp {
+namespace demos {
 namespace {
 
 constexpr bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -251,4 +251,4 @@ std::string emit_file_header(const FileHeader& header) {
   return out;
 }
 
-}  // namespace tftp
+}  // namespace demos
