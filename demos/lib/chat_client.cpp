@@ -130,8 +130,13 @@ asio::awaitable<bool> ChatClient::send_file(std::string path) {
     co_return true;
   }
   const FileHeader header{std::filesystem::path(path).filename().string(), size};
+  const auto json = emit_file_header(header);
+  if (!json) {
+    print_("! cannot send " + path + ": the file name is not valid UTF-8");
+    co_return true;
+  }
   print_("* sending " + header.name + " (" + std::to_string(size) + " bytes)");
-  const auto header_frame = encode_message(MessageType::file_header, emit_file_header(header));
+  const auto header_frame = encode_message(MessageType::file_header, *json);
   auto error = co_await write_frame(socket_, header_frame);
   std::array<char, file_chunk> chunk{};
   for (std::uint64_t left = size; !error && left > 0;) {
