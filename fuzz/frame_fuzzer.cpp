@@ -1,4 +1,4 @@
-// frame_fuzzer: a byte stream cut into reads chosen by the input, through tftp::FrameDecoder. However the
+// frame_fuzzer: a byte stream cut into reads chosen by the input, through demos::FrameDecoder. However the
 // stream is split and however lazily next() is drained, the decoder returns exactly the frames a
 // straightforward reading of the whole stream finds, fails exactly where that reading meets a length above
 // the limit, and ends mid-frame exactly when bytes of an unfinished frame are left. Each payload re-encodes
@@ -18,9 +18,9 @@
 #include <variant>
 #include <vector>
 
+#include "frame.hpp"
 #include "fuzz_support.hpp"
-#include "tftp/frame.hpp"
-#include "tftp/json_header.hpp"
+#include "json_header.hpp"
 
 namespace {
 
@@ -35,30 +35,30 @@ struct Reading {
 
 std::uint32_t length_at(std::span<const std::byte> bytes) {
   std::uint32_t length = 0;
-  for (std::size_t i = 0; i < tftp::frame_header_size; ++i) length = (length << 8U) | std::to_integer<std::uint32_t>(bytes[i]);
+  for (std::size_t i = 0; i < demos::frame_header_size; ++i) length = (length << 8U) | std::to_integer<std::uint32_t>(bytes[i]);
   return length;
 }
 
 // The frames of the whole stream read at once, the obvious way.
 Reading read_whole(std::span<const std::byte> stream, std::size_t max_payload) {
   Reading r;
-  while (stream.size() >= tftp::frame_header_size) {
+  while (stream.size() >= demos::frame_header_size) {
     const auto length = length_at(stream);
     if (length > max_payload) {
       r.failed = true;
       r.rejected_length = length;
       return r;
     }
-    if (stream.size() - tftp::frame_header_size < length) break;
-    const auto payload = stream.subspan(tftp::frame_header_size, length);
+    if (stream.size() - demos::frame_header_size < length) break;
+    const auto payload = stream.subspan(demos::frame_header_size, length);
     r.frames.emplace_back(payload.begin(), payload.end());
-    stream = stream.subspan(tftp::frame_header_size + length);
+    stream = stream.subspan(demos::frame_header_size + length);
   }
   r.mid_frame = !stream.empty();
   return r;
 }
 
-void drain(tftp::FrameDecoder& decoder, std::vector<Bytes>& frames) {
+void drain(demos::FrameDecoder& decoder, std::vector<Bytes>& frames) {
   while (const auto payload = decoder.next()) {
     FUZZ_CHECK(payload->size() <= decoder.max_payload());
     frames.emplace_back(payload->begin(), payload->end());
@@ -67,7 +67,7 @@ void drain(tftp::FrameDecoder& decoder, std::vector<Bytes>& frames) {
 
 Reading read_in_pieces(std::span<const std::byte> stream, std::size_t max_payload, const std::array<std::size_t, 4>& sizes,
                        std::uint8_t drain_mask) {
-  tftp::FrameDecoder decoder(max_payload);
+  demos::FrameDecoder decoder(max_payload);
   Reading r;
   decoder.feed({});  // an empty read changes nothing
   for (std::size_t turn = 0; !stream.empty(); ++turn) {
@@ -89,33 +89,34 @@ Reading read_in_pieces(std::span<const std::byte> stream, std::size_t max_payloa
 void check_reencoding(const std::vector<Bytes>& frames, std::span<const std::byte> stream, std::size_t max_payload) {
   std::size_t offset = 0;
   for (const auto& payload : frames) {
-    const auto encoded = tftp::encode_frame(payload, max_payload);
+    const auto encoded = demos::encode_frame(payload, max_payload);
     FUZZ_CHECK(encoded.has_value());
-    FUZZ_CHECK(encoded->size() == tftp::frame_header_size + payload.size());
+    FUZZ_CHECK(encoded->size() == demos::frame_header_size + payload.size());
     FUZZ_CHECK(std::equal(encoded->begin(), encoded->end(), stream.begin() + static_cast<std::ptrdiff_t>(offset)));
     offset += encoded->size();
   }
   // One byte over the limit is refused rather than framed (kept small: the limit comes from the input).
-  if (max_payload < 4096) FUZZ_CHECK(!tftp::encode_frame(Bytes(max_payload + 1), max_payload).has_value());
+  if (max_payload < 4096) FUZZ_CHECK(!demos::encode_frame(Bytes(max_payload + 1), max_payload).has_value());
 }
 
 void check_file_header(const Bytes& payload) {
   const std::string_view text(reinterpret_cast<const char*>(payload.data()), payload.size());
-  const auto parsed = tftp::parse_file_header(text);
-  if (const auto* error = std::get_if<tftp::HeaderError>(&parsed)) {
-    FUZZ_CHECK(!tftp::describe(*error).empty());
+  const auto parsed = demos::parse_file_header(text);
+  if (const auto* error = std::get_if<demos::HeaderError>(&parsed)) {
+    FUZZ_CHECK(!demos::describe(*error).empty());
     return;
   }
-  const auto& header = std::get<tftp::FileHeader>(parsed);
-  FUZZ_CHECK(header.size <= tftp::max_json_integer);
+  const auto& header = std::get<demos::FileHeader>(parsed);
+  FUZZ_CHECK(header.size <= demos::max_json_integer);
   FUZZ_CHECK(header.name.find('\0') == std::string::npos);
-  const auto emitted = tftp::emit_file_header(header);
+  const auto emitted = demos::emit_file_header(header);
+  FUZZ_CHECK(emitted.has_value());  // an accepted name is UTF-8
   // Escaping can lengthen a name that came in unescaped; past the limit the parser rightly says too_long.
-  if (emitted.size() > tftp::max_json_header) return;
-  const auto again = tftp::parse_file_header(emitted);
-  FUZZ_CHECK(std::holds_alternative<tftp::FileHeader>(again));
-  FUZZ_CHECK(std::get<tftp::FileHeader>(again) == header);
-  FUZZ_CHECK(tftp::emit_file_header(std::get<tftp::FileHeader>(again)) == emitted);
+  if (emitted->size() > demos::max_json_header) return;
+  const auto again = demos::parse_file_header(*emitted);
+  FUZZ_CHECK(std::holds_alternative<demos::FileHeader>(again));
+  FUZZ_CHECK(std::get<demos::FileHeader>(again) == header);
+  FUZZ_CHECK(demos::emit_file_header(std::get<demos::FileHeader>(again)) == emitted);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@ packages=(
   # build
   build-essential cmake ninja-build git pkg-config
   libasio-dev libcli11-dev libfmt-dev googletest libgtest-dev
+  # the chat demos: the file-send header
+  nlohmann-json3-dev
   # fuzz preset: clang 14 and libFuzzer
   clang-14 libclang-rt-14-dev
   # interop peers (tftpd-hpa comes below as a bare binary: its package conflicts with atftpd)

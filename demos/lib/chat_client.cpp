@@ -13,8 +13,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include "chat_protocol.hpp"
-#include "tftp/asio/framed_stream.hpp"
-#include "tftp/json_header.hpp"
+#include "framed_stream.hpp"
+#include "json_header.hpp"
 
 namespace demos {
 namespace {
@@ -58,7 +58,7 @@ asio::awaitable<int> ChatClient::run(asio::ip::tcp::endpoint server, std::string
 }
 
 asio::awaitable<int> ChatClient::read_loop() {
-  tftp::net::FrameReader reader(socket_);
+  FrameReader reader(socket_);
   bool last_was_error = false;  // the server's last word before closing was a refusal
   for (;;) {
     const auto [error, payload] = co_await reader.read();
@@ -116,7 +116,7 @@ asio::awaitable<bool> ChatClient::send_text(std::string_view text) {
     co_return true;
   }
   const auto payload = encode_message(MessageType::text, text);
-  const auto error = co_await tftp::net::write_frame(socket_, payload);
+  const auto error = co_await write_frame(socket_, payload);
   if (error) print_("! cannot send: " + error.message());
   co_return !error;
 }
@@ -129,10 +129,15 @@ asio::awaitable<bool> ChatClient::send_file(std::string path) {
     print_("! cannot read " + path + (ec ? ": " + ec.message() : std::string()));
     co_return true;
   }
-  const tftp::FileHeader header{std::filesystem::path(path).filename().string(), size};
+  const FileHeader header{std::filesystem::path(path).filename().string(), size};
+  const auto json = emit_file_header(header);
+  if (!json) {
+    print_("! cannot send " + path + ": the file name is not valid UTF-8");
+    co_return true;
+  }
   print_("* sending " + header.name + " (" + std::to_string(size) + " bytes)");
-  const auto header_frame = encode_message(MessageType::file_header, tftp::emit_file_header(header));
-  auto error = co_await tftp::net::write_frame(socket_, header_frame);
+  const auto header_frame = encode_message(MessageType::file_header, *json);
+  auto error = co_await write_frame(socket_, header_frame);
   std::array<char, file_chunk> chunk{};
   for (std::uint64_t left = size; !error && left > 0;) {
     const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(left, chunk.size()));
@@ -144,7 +149,7 @@ asio::awaitable<bool> ChatClient::send_file(std::string path) {
     left -= static_cast<std::uint64_t>(want);
     const auto data_frame =
         encode_message(MessageType::file_data, std::string_view(chunk.data(), static_cast<std::size_t>(want)));
-    error = co_await tftp::net::write_frame(socket_, data_frame);
+    error = co_await write_frame(socket_, data_frame);
   }
   if (error) print_("! cannot send: " + error.message());
   co_return !error;

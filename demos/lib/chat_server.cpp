@@ -17,10 +17,10 @@
 #include <asio/write.hpp>
 
 #include "chat_protocol.hpp"
+#include "framed_stream.hpp"
 #include "incoming_file.hpp"
+#include "json_header.hpp"
 #include "tftp/asio/endpoint.hpp"
-#include "tftp/asio/framed_stream.hpp"
-#include "tftp/json_header.hpp"
 
 namespace demos {
 namespace {
@@ -256,11 +256,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool file_header(std::string_view json) {
     if (file_ || discard_ > 0) return fail("a file header arrived in the middle of a file");
     if (stage_ == Stage::naming && !state_->config.echo) return fail("send a nickname first");
-    auto parsed = tftp::parse_file_header(json);
-    if (const auto* error = std::get_if<tftp::HeaderError>(&parsed)) {
-      return fail("bad file header: " + std::string(tftp::describe(*error)));
+    auto parsed = parse_file_header(json);
+    if (const auto* error = std::get_if<HeaderError>(&parsed)) {
+      return fail("bad file header: " + std::string(demos::describe(*error)));
     }
-    const auto& header = std::get<tftp::FileHeader>(parsed);
+    const auto& header = std::get<FileHeader>(parsed);
     if (state_->config.echo || !state_->config.files) return refuse_file(header, "file transfer is off");
     if (state_->files_reserved + header.size > state_->config.files_quota) {
       return refuse_file(header, "the server's space for files is used up");
@@ -275,7 +275,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // The data frames that follow are read and thrown away, so the client stays connected.
-  bool refuse_file(const tftp::FileHeader& header, std::string_view reason) {
+  bool refuse_file(const FileHeader& header, std::string_view reason) {
     state_->log("refuse file from " + describe() + ": " + std::string(reason));
     send(MessageType::error, "file " + printable(header.name) + " refused: " + std::string(reason));
     discard_ = header.size;
@@ -333,7 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   tcp::socket socket_;
-  tftp::net::FrameReader reader_;
+  FrameReader reader_;
   asio::steady_timer signal_;  // never expires by itself: cancelled to wake the writer
   std::shared_ptr<ChatServer::State> state_;
   std::deque<Frame> queue_;

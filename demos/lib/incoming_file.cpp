@@ -19,7 +19,7 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 }  // namespace
 
 std::variant<IncomingFile, std::string> IncomingFile::open(const std::filesystem::path& directory,
-                                                           const tftp::FileHeader& header, std::uint64_t max_size) {
+                                                           const FileHeader& header, std::uint64_t max_size) {
   if (auto reason = unsafe_file_name(header.name)) return std::string(*reason);
   if (header.size > max_size) return "the file is larger than the server accepts";
   auto final_path = directory / header.name;

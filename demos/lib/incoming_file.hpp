@@ -11,7 +11,7 @@
 #include <string>
 #include <variant>
 
-#include "tftp/json_header.hpp"
+#include "json_header.hpp"
 
 namespace demos {
 
@@ -19,7 +19,7 @@ class IncomingFile {
  public:
   // The file named by the header in directory, or why it is refused (unsafe name, exists, too large, I/O).
   static std::variant<IncomingFile, std::string> open(const std::filesystem::path& directory,
-                                                      const tftp::FileHeader& header, std::uint64_t max_size);
+                                                      const FileHeader& header, std::uint64_t max_size);
 
   IncomingFile(IncomingFile&&) noexcept;
   IncomingFile& operator=(IncomingFile&&) noexcept;

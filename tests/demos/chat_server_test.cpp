@@ -23,9 +23,9 @@
 #include "chat_client.hpp"
 #include "chat_protocol.hpp"
 #include "chat_server.hpp"
+#include "framed_stream.hpp"
+#include "json_header.hpp"
 #include "loopback.hpp"
-#include "tftp/asio/framed_stream.hpp"
-#include "tftp/json_header.hpp"
 
 namespace demos::test {
 namespace {
@@ -56,7 +56,7 @@ class Peer {
 
   void send_payload(std::vector<std::byte> payload) {
     std::optional<std::error_code> result;
-    asio::co_spawn(io_, tftp::net::write_frame(socket_, payload), [&](std::exception_ptr, std::error_code ec) { result = ec; });
+    asio::co_spawn(io_, write_frame(socket_, payload), [&](std::exception_ptr, std::error_code ec) { result = ec; });
     ASSERT_TRUE(run_until(io_, [&] { return result.has_value(); })) << "write did not finish";
     EXPECT_FALSE(*result) << result->message();
   }
@@ -117,7 +117,7 @@ class Peer {
 
   asio::io_context& io_;
   tcp::socket socket_;
-  tftp::net::FrameReader reader_;
+  FrameReader reader_;
   std::deque<Line> inbox_;
   bool ended_ = false;
   std::error_code end_reason_;
@@ -303,6 +303,11 @@ TEST_F(ChatServerTest, AFileSentByTheClientIsStoredByteForByteAndAnnounced) {
   ASSERT_TRUE(run_until(io_, [&] { return !shown.empty(); }));
   EXPECT_EQ(bob->next_text(), "* alice joined");
 
+  // A name that is not UTF-8 cannot be put in the JSON header: the client says so and sends nothing.
+  const auto latin1 = dir.path() / "caf\xE9.bin";
+  std::ofstream(latin1) << "x";
+  alice.submit("/send " + latin1.string());
+
   // Three and a bit data frames, every byte value.
   std::string content(3 * file_chunk + 17, '\0');
   std::mt19937 random(42);
@@ -329,6 +334,7 @@ TEST_F(ChatServerTest, AFileSentByTheClientIsStoredByteForByteAndAnnounced) {
   EXPECT_EQ(*status, 0);
   const std::vector<std::string> expected = {
       "Welcome, alice. Online: alice, bob. Commands: /who /quit /send PATH",
+      "! cannot send " + latin1.string() + ": the file name is not valid UTF-8",
       "* sending report.bin (" + size + " bytes)",
       "Stored report.bin (" + size + " bytes)",
       "* sending report.bin (11 bytes)",
@@ -347,7 +353,7 @@ TEST_F(ChatServerTest, AFileNameWithADirectoryPartIsRefusedAndTheClientStays) {
   start(config);
   auto mallory = joined("mallory");
   for (const std::string name : {"../x", "a/../../x", ".hidden", "/etc/x"}) {
-    mallory->send(MessageType::file_header, tftp::emit_file_header({name, 3}));
+    mallory->send(MessageType::file_header, *emit_file_header({name, 3}));
     mallory->send(MessageType::file_data, "abc");
     EXPECT_TRUE(mallory->next_error().starts_with("file " + name + " refused: ")) << name;
   }
@@ -363,7 +369,7 @@ TEST_F(ChatServerTest, MoreFileBytesThanAnnouncedCloseTheConnection) {
   config.files = dir.files();
   start(config);
   auto mallory = joined("mallory");
-  mallory->send(MessageType::file_header, tftp::emit_file_header({"short.txt", 2}));
+  mallory->send(MessageType::file_header, *emit_file_header({"short.txt", 2}));
   mallory->send(MessageType::file_data, "abc");
   EXPECT_EQ(mallory->next_error(), "more bytes than the header announced");
   EXPECT_TRUE(mallory->wait_closed());
@@ -412,8 +418,7 @@ TEST_F(ChatServerTest, FilesBeyondTheQuotaAreRefused) {
   start(config);
   auto alice = joined("alice");
   const auto send_file = [&](const std::string& name, std::size_t size) {
-    alice->send_payload(encode_message(MessageType::file_header,
-                                       tftp::emit_file_header(tftp::FileHeader{name, size})));
+    alice->send_payload(encode_message(MessageType::file_header, *emit_file_header(FileHeader{name, size})));
     if (size > 0) alice->send_payload(encode_message(MessageType::file_data, std::string(size, 'q')));
   };
   send_file("a.bin", 600);

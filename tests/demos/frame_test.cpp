@@ -5,9 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "tftp/frame.hpp"
+#include "frame.hpp"
 
-namespace tftp {
+namespace demos {
 namespace {
 
 std::span<const std::byte> bytes_of(std::string_view s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
@@ -161,4 +161,4 @@ TEST(FrameDecoder, SmallLimitIsInclusive) {
 }
 
 }  // namespace
-}  // namespace tftp
+}  // namespace demos

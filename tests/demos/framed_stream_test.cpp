@@ -10,14 +10,11 @@
 #include <asio/detached.hpp>
 #include <asio/write.hpp>
 
+#include "framed_stream.hpp"
 #include "loopback.hpp"
-#include "tftp/asio/framed_stream.hpp"
 
 namespace demos::test {
 namespace {
-
-using tftp::net::FrameReader;
-using tftp::net::frame_errc;
 
 struct Received {
   std::vector<std::string> frames;
@@ -37,7 +34,7 @@ asio::awaitable<void> read_all(FrameReader& reader, Received& out) {
 
 asio::awaitable<void> write_all(asio::ip::tcp::socket& socket, const std::vector<std::string>& frames) {
   for (const auto& frame : frames) {
-    const auto error = co_await tftp::net::write_frame(socket, bytes(frame));
+    const auto error = co_await write_frame(socket, bytes(frame));
     EXPECT_FALSE(error) << error.message();
   }
   socket.shutdown(asio::ip::tcp::socket::shutdown_send);
@@ -92,9 +89,9 @@ TEST(FramedStream, AStreamEndingInsideAFrameIsTruncated) {
 TEST(FramedStream, APayloadTooLargeForAFrameIsNotWritten) {
   asio::io_context io;
   auto [client, server] = tcp_pair(io);
-  const std::string big(tftp::max_frame_payload + 1, 'x');
+  const std::string big(max_frame_payload + 1, 'x');
   std::optional<std::error_code> result;
-  asio::co_spawn(io, tftp::net::write_frame(client, bytes(big)), [&](std::exception_ptr, std::error_code ec) { result = ec; });
+  asio::co_spawn(io, write_frame(client, bytes(big)), [&](std::exception_ptr, std::error_code ec) { result = ec; });
   ASSERT_TRUE(run_until(io, [&] { return result.has_value(); }));
   EXPECT_EQ(*result, make_error_code(frame_errc::payload_too_large));
   EXPECT_EQ(server.available(), 0U);

@@ -2,11 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <variant>
 
-#include "tftp/json_header.hpp"
+#include "json_header.hpp"
 
-namespace tftp {
+namespace demos {
 namespace {
 
 FileHeader ok(std::string_view text) {
@@ -99,12 +100,50 @@ TEST(JsonHeader, EveryTruncationIsRefused) {
 TEST(JsonHeader, EmitRoundTrips) {
   for (const FileHeader& h : {FileHeader{"plain.txt", 0}, FileHeader{"q\"b\\s/\n\x01\x1f", 42},
                               FileHeader{"\xC3\xA9\xF0\x9F\x98\x80", max_json_integer}}) {
-    const std::string text = emit_file_header(h);
+    const std::string text = emit_file_header(h).value_or("");
     EXPECT_EQ(ok(text), h) << text;
   }
   EXPECT_EQ(emit_file_header({"a\"b", 7}), R"({"name":"a\"b","size":7})");
   EXPECT_EQ(emit_file_header({"\x01", 1}), R"({"name":"\u0001","size":1})");
 }
 
+// A JSON string holds UTF-8 only: such a name has no header, rather than a header that is not JSON.
+TEST(JsonHeader, EmitRefusesANameThatIsNotUtf8) {
+  EXPECT_FALSE(emit_file_header({"caf\xE9", 1}));
+  EXPECT_FALSE(emit_file_header({"\xED\xA0\x80", 1}));  // a surrogate
+}
+
+// Texts that a general JSON reader takes, or takes differently (the last of two members wins, a byte order
+// mark is skipped, a NUL byte ends the text, 2^64 becomes a float): the header's rules refuse them.
+TEST(JsonHeader, RefusesWhatAGeneralJsonReaderAccepts) {
+  const std::pair<std::string, HeaderError> cases[] = {
+      {"\xEF\xBB\xBF{\"name\":\"a\",\"size\":1}", HeaderError::not_an_object},
+      {R"({"name":"a","size":1}/**/)", HeaderError::bad_syntax},
+      {std::string("{\"name\":\"a\",\"size\":1}\0x", 23), HeaderError::bad_syntax},
+      {R"("a")", HeaderError::not_an_object},
+      {"1", HeaderError::not_an_object},
+      {R"([{"name":"a","size":1}])", HeaderError::not_an_object},
+      {R"({"name":{"a":1},"size":1})", HeaderError::wrong_type},
+      {R"({"name":["a"],"size":1})", HeaderError::wrong_type},
+      {R"({"size":[1],"name":"a"})", HeaderError::wrong_type},
+      {R"({"name":"a","size":1,"name":"a"})", HeaderError::duplicate_member},
+      {R"({"name":"a","size":-0})", HeaderError::bad_number},
+      {R"({"name":"a","size":012})", HeaderError::bad_number},
+      {R"({"name":"a","size":-})", HeaderError::bad_number},
+      {R"({"name":"a","size":1.})", HeaderError::bad_number},
+      {R"({"name":"a","size":18446744073709551615})", HeaderError::bad_number},
+      {R"({"name":"a","size":18446744073709551616})", HeaderError::bad_number},
+      {"{\"name\":\"\xF4\x90\x80\x80\",\"size\":1}", HeaderError::bad_string},  // above U+10FFFF
+      {"{\"n\xFF\":\"a\",\"size\":1}", HeaderError::bad_string},
+  };
+  for (const auto& [text, error] : cases) EXPECT_EQ(refusal(text), error) << text;
+}
+
+// Nesting is refused at its first bracket, however deep it would go.
+TEST(JsonHeader, RefusesNestingAtOnce) {
+  EXPECT_EQ(refusal(R"({"name":)" + std::string(max_json_header - 8, '[')), HeaderError::wrong_type);
+  EXPECT_EQ(refusal(std::string(max_json_header, '[')), HeaderError::not_an_object);
+}
+
 }  // namespace
-}  // namespace tftp
+}  // namespace demos

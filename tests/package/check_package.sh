@@ -37,6 +37,10 @@ for f in usr/sbin/tftp-server usr/bin/tftp-client usr/share/man/man8/tftp-server
 done
 find "$root/usr/lib" -path '*/cmake/tftp/tftpConfig.cmake' | grep -q . || fail "missing the CMake package (tftpConfig.cmake)"
 ! ls "$root"/usr/include/tftp/asio 2>/dev/null || fail "internal asio headers installed"
+# The chat demos' framing and file-send header belong to demos/, not to the library.
+for header in frame.hpp json_header.hpp; do
+  [[ ! -e $root/usr/include/tftp/$header ]] || fail "demo header /usr/include/tftp/$header installed"
+done
 
 echo "== installed server and client against each other"
 mkdir -p "$work/srv" "$work/dl"

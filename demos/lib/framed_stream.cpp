@@ -1,4 +1,4 @@
-#include "tftp/asio/framed_stream.hpp"
+#include "framed_stream.hpp"
 
 #include <string>
 
@@ -8,14 +8,14 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-namespace tftp::net {
+namespace demos {
 namespace {
 
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 class FrameCategory final : public std::error_category {
  public:
-  const char* name() const noexcept override { return "tftp.frame"; }
+  const char* name() const noexcept override { return "demos.frame"; }
   std::string message(int value) const override {
     switch (static_cast<frame_errc>(value)) {
       case frame_errc::too_large: return "the peer sent a frame longer than the limit";
@@ -57,4 +57,4 @@ asio::awaitable<std::error_code> write_frame(asio::ip::tcp::socket& socket, std:
   co_return error;
 }
 
-}  // namespace tftp::net
+}  // namespace demos

@@ -1,8 +1,8 @@
-#include "tftp/frame.hpp"
+#include "frame.hpp"
 
 #include <algorithm>
 
-namespace tftp {
+namespace demos {
 namespace {
 
 std::uint32_t read_length(const std::byte* p) noexcept {
@@ -65,4 +65,4 @@ std::optional<std::vector<std::byte>> encode_frame(std::span<const std::byte> pa
   return out;
 }
 
-}  // namespace tftp
+}  // namespace demos

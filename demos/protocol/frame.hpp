@@ -18,7 +18,7 @@
 #include <span>
 #include <vector>
 
-namespace tftp {
+namespace demos {
 
 inline constexpr std::size_t frame_header_size = 4;
 // The largest payload accepted by default: 64 KiB.
@@ -62,4 +62,4 @@ void encode_frame_header(std::uint32_t payload_size, std::span<std::byte, frame_
 std::optional<std::vector<std::byte>> encode_frame(std::span<const std::byte> payload,
                                                    std::size_t max_payload = max_frame_payload);
 
-}  // namespace tftp
+}  // namespace demos

@@ -1,5 +1,5 @@
 #pragma once
-// Length-prefixed frames (tftp/frame.hpp) over a TCP socket, as coroutines. The byte-stream side only:
+// Length-prefixed frames (frame.hpp) over a TCP socket, as coroutines. The byte-stream side only:
 // FrameReader feeds whatever one read returns to a FrameDecoder and hands back whole frames, so the
 // "sticky packets" of TCP never reach the code above it.
 //
@@ -16,9 +16,9 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-#include "tftp/frame.hpp"
+#include "frame.hpp"
 
-namespace tftp::net {
+namespace demos {
 
 enum class frame_errc {
   too_large = 1,  // the peer announced a frame longer than the reader's limit
@@ -52,7 +52,7 @@ class FrameReader {
 // the payload does not fit a frame.
 asio::awaitable<std::error_code> write_frame(asio::ip::tcp::socket& socket, std::span<const std::byte> payload);
 
-}  // namespace tftp::net
+}  // namespace demos
 
 template <>
-struct std::is_error_code_enum<tftp::net::frame_errc> : std::true_type {};
+struct std::is_error_code_enum<demos::frame_errc> : std::true_type {};

@@ -1,11 +1,11 @@
 #pragma once
-// What travels inside the chat demos' frames (the framing itself is tftp/frame.hpp): one type byte, then
+// What travels inside the chat demos' frames (the framing itself is frame.hpp): one type byte, then
 // the body.
 //
 //   'T' text   client -> server: the nickname (first frame), a message, or a command (/who, /quit);
 //              server -> client: one line to show ("alice: hi", "* bob joined", the welcome)
 //   'E' error  server -> client: a refusal to show ("nickname alice is taken"); the server may close next
-//   'F' file   client -> server: a JSON header {"name":...,"size":...} (tftp/json_header.hpp), then
+//   'F' file   client -> server: a JSON header {"name":...,"size":...} (json_header.hpp), then
 //   'D' data   client -> server: the file's bytes, exactly size of them, in as many frames as needed
 //
 // Pure code, no sockets, so that both programs and the tests agree on it.
@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tftp/frame.hpp"
+#include "frame.hpp"
 
 namespace demos {
 
@@ -30,7 +30,7 @@ struct Message {
 };
 
 // The largest body that fits one frame after the type byte.
-inline constexpr std::size_t max_body = tftp::max_frame_payload - 1;
+inline constexpr std::size_t max_body = max_frame_payload - 1;
 // File bytes per 'D' frame: well under max_body, so a frame never hits the limit.
 inline constexpr std::size_t file_chunk = 32 * 1024;
 

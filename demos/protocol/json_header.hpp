@@ -3,12 +3,13 @@
 //
 //   {"name":"report.pdf","size":12345}
 //
-// A tiny strict parser rather than a general JSON library, since the header has two fields and the bytes
-// come from the network. What it accepts, so that both ends can rely on it:
-// - One JSON object, optionally surrounded by JSON whitespace, and nothing after it.
+// Read with nlohmann-json's SAX parser and strict checks on top, since the bytes come from the network and
+// a general JSON reader accepts more than both ends can rely on. What it accepts:
+// - One JSON object, optionally surrounded by JSON whitespace, and nothing after it (no byte order mark,
+//   no comments).
 // - Exactly the members "name" (a string) and "size" (an integer), in either order, each once.
 //   Unknown members are refused: a sender that means something we do not understand must not be
-//   half-obeyed.
+//   half-obeyed. A repeated member is refused rather than the last one kept.
 // - Strings: RFC 8259 escapes (\" \\ \/ \b \f \n \r \t \uXXXX with surrogate pairs), decoded to UTF-8.
 //   Refused: raw control characters, a lone surrogate, \u0000, bytes that are not valid UTF-8.
 // - size: plain decimal digits without sign, fraction, exponent or leading zeros, at most 2^53 - 1 (the
@@ -18,11 +19,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
-namespace tftp {
+namespace demos {
 
 inline constexpr std::size_t max_json_header = 4096;
 inline constexpr std::uint64_t max_json_integer = (std::uint64_t{1} << 53) - 1;
@@ -49,8 +51,9 @@ std::string_view describe(HeaderError error) noexcept;
 
 std::variant<FileHeader, HeaderError> parse_file_header(std::string_view text);
 
-// Compact JSON with the name escaped as needed; parse_file_header(emit_file_header(h)) == h for any valid
-// UTF-8 name without NUL.
-std::string emit_file_header(const FileHeader& header);
+// Compact JSON with the name escaped as needed, or nullopt when the name is not valid UTF-8 (a JSON string
+// cannot carry it). parse_file_header(*emit_file_header(h)) == h for any UTF-8 name without NUL and any
+// size up to max_json_integer.
+std::optional<std::string> emit_file_header(const FileHeader& header);
 
-}  // namespace tftp
+}  // namespace demos

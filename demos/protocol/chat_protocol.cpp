@@ -20,7 +20,7 @@ std::vector<std::byte> encode_message(MessageType type, std::string_view body) {
 
 std::vector<std::byte> encode_framed(MessageType type, std::string_view body) {
   const auto payload = encode_message(type, body.substr(0, max_body));
-  return *tftp::encode_frame(payload);
+  return *encode_frame(payload);
 }
 
 std::optional<Message> decode_message(std::span<const std::byte> payload) noexcept {
