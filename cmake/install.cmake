@@ -7,9 +7,7 @@ install(TARGETS tftp EXPORT tftpTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_BINARY_DIR}/libtftp/generated/tftp/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tftp)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/libtftp/include/tftp
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  PATTERN "asio" EXCLUDE)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/libtftp/include/tftp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT tftpTargets NAMESPACE tftp:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tftp)
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/tftpConfig.cmake.in
