@@ -4,12 +4,12 @@
 #include <utility>
 
 #include <asio/ip/v6_only.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "datagram_batch.hpp"
 #include "local_address.hpp"
 #include "system.hpp"
 #include "tftp/asio/address.hpp"
+#include "tftp/asio/deadline_timer.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/socket_buffers.hpp"
 #include "tftp/codec.hpp"
@@ -63,7 +63,7 @@ struct ServerDriver::Impl final : EndpointHost {
         endpoint_(config, content, *this),
         session_batch_(session_batch_count, session_datagram_size),
         tx_(transmit_buffer_size),
-        timer_(io) {
+        timer_(io.get_executor()) {
     if (sockets_.listen.empty()) {
       for (auto& socket : adopt_systemd_sockets(io_)) add_listener(std::move(socket));
     }
@@ -313,20 +313,8 @@ struct ServerDriver::Impl final : EndpointHost {
     it->second->socket.send_to(asio::buffer(bytes.data(), bytes.size()), to_asio(transmit.destination), 0, ignored);
   }
 
-  // Lazy: a pending wait that ends no later than the deadline stays (ending early, it is a no-op for the
-  // endpoint and re-arms from here), so a transfer costs no cancelled wait per packet.
   void rearm() {
-    const auto deadline = endpoint_.next_deadline();
-    if (deadline == armed_ || (deadline && armed_ && *armed_ <= *deadline)) return;
-    armed_ = deadline;
-    if (!deadline) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_at(*deadline);
-    timer_.async_wait([this](std::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
-      armed_.reset();
+    timer_.arm(endpoint_.next_deadline(), [this] {
       endpoint_.on_timeout(Clock::now());
       after_input();
     });
@@ -357,7 +345,6 @@ struct ServerDriver::Impl final : EndpointHost {
     stopped_ = true;
     observer_.on_stopped();
     close_listeners();  // single-port: the transfers are over, so is the socket they came in by
-    armed_.reset();
     timer_.cancel();
     if (on_stopped_) std::exchange(on_stopped_, nullptr)();
   }
@@ -370,8 +357,7 @@ struct ServerDriver::Impl final : EndpointHost {
   std::unordered_map<SessionId, std::shared_ptr<SessionSocket>> session_sockets_;
   DatagramBatch session_batch_;
   std::vector<std::byte> tx_;
-  asio::steady_timer timer_;
-  std::optional<TimePoint> armed_;
+  DeadlineTimer timer_;
   unsigned next_port_ = 0;
   bool stopping_ = false;
   bool stopped_ = false;

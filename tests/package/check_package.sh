@@ -21,11 +21,14 @@ deb=$(ls "$work"/deb/tftp-suite_*.deb)
 echo "built $(basename "$deb")"
 
 echo "== control data"
-dpkg-deb --field "$deb" Package | grep -qx tftp-suite || fail "package name"
+# Listings are read whole before they are searched: with pipefail, grep -q leaving early would fail the
+# writer with SIGPIPE and the check with it.
+[[ $(dpkg-deb --field "$deb" Package) == tftp-suite ]] || fail "package name"
 depends=$(dpkg-deb --field "$deb" Depends)
 echo "Depends: $depends"
 [[ $depends == *libc6* ]] || fail "shlibdeps did not add libc6"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './conffiles' || fail "no conffiles"
+control_files=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+grep -qx './conffiles' <<<"$control_files" || fail "no conffiles"
 
 echo "== files"
 root=$work/root
@@ -35,7 +38,7 @@ for f in usr/sbin/tftp-server usr/bin/tftp-client usr/share/man/man8/tftp-server
          usr/include/tftp/codec.hpp; do
   [[ -e $root/$f ]] || fail "missing /$f"
 done
-find "$root/usr/lib" -path '*/cmake/tftp/tftpConfig.cmake' | grep -q . || fail "missing the CMake package (tftpConfig.cmake)"
+[[ -n $(find "$root/usr/lib" -path '*/cmake/tftp/tftpConfig.cmake') ]] || fail "missing the CMake package (tftpConfig.cmake)"
 ! ls "$root"/usr/include/tftp/asio 2>/dev/null || fail "internal asio headers installed"
 # The chat demos' framing and file-send header belong to demos/, not to the library.
 for header in frame.hpp json_header.hpp; do
@@ -68,7 +71,8 @@ echo "get, put and a refused get behave"
 echo "== find_package(tftp) against the installed library"
 cmake -S "$source/tests/consumer/project" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$root/usr" >/dev/null
 cmake --build "$work/consumer" >/dev/null
-"$work/consumer/consumer" | grep -q "ack 4242" || fail "consumer output"
+consumer_output=$("$work/consumer/consumer")
+grep -q "ack 4242" <<<"$consumer_output" || fail "consumer output"
 echo "consumer built and ran"
 
 echo "== systemd-analyze verify"

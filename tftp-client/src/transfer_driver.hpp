@@ -23,6 +23,7 @@
 
 #include "trace.hpp"
 #include "tftp/client/client.hpp"
+#include "tftp/asio/deadline_timer.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/transfer.hpp"
 
@@ -39,7 +40,7 @@ class Session {
  public:
   Session(asio::io_context& io, asio::ip::udp::socket& socket, asio::ip::udp::endpoint server, Machine& machine,
           const Hooks& hooks, std::optional<std::uint64_t> total)
-      : io_(io), socket_(socket), server_(server), machine_(machine), hooks_(hooks), total_(total), timer_(io),
+      : io_(io), socket_(socket), server_(server), machine_(machine), hooks_(hooks), total_(total), timer_(io.get_executor()),
         signals_(io, SIGINT, SIGTERM), start_(Clock::now()), receive_buffer_(max_packet_size + 1),
         transmit_buffer_(transmit_buffer_size) {}
 
@@ -148,23 +149,9 @@ class Session {
     stop();
   }
 
-  // Lazy: a wait that ends no later than the new deadline stays. It may then end early, which the machine
-  // takes as a no-op and this re-arms from; that costs one wake-up per timeout instead of a cancelled wait
-  // and a timerfd update per packet.
   void arm() {
-    const auto deadline = machine_.next_deadline();
-    if (!deadline) {
-      timer_.cancel();
-      armed_.reset();
-      return;
-    }
-    if (armed_ && *armed_ <= *deadline) return;
-    armed_ = deadline;
-    timer_.expires_at(*deadline);
-    timer_.async_wait([this](const std::error_code& ec) {
-      if (ec == asio::error::operation_aborted) return;  // replaced by a later expires_at, or stopped
-      armed_.reset();
-      if (!ec && !stopped_) on_timer();
+    timer_.arm(machine_.next_deadline(), [this] {
+      if (!stopped_) on_timer();
     });
   }
 
@@ -194,8 +181,7 @@ class Session {
   Machine& machine_;
   const Hooks& hooks_;
   std::optional<std::uint64_t> total_;
-  asio::steady_timer timer_;
-  std::optional<Clock::time_point> armed_;  // when the pending wait ends
+  net::DeadlineTimer timer_;
   asio::signal_set signals_;
   Clock::time_point start_;
   std::vector<std::byte> receive_buffer_;
