@@ -7,6 +7,8 @@ packages=(
   # build
   build-essential cmake ninja-build git pkg-config
   libasio-dev libcli11-dev libfmt-dev googletest libgtest-dev
+  # tftp-server --metrics (Prometheus endpoint)
+  libcpp-httplib-dev
   # the chat demos: the file-send header
   nlohmann-json3-dev
   # fuzz preset: clang 14 and libFuzzer

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tftp/codec.hpp"
+#include "tftp/server/hooks.hpp"
 #include "tftp/server/server.hpp"
 #include "tftp/version.hpp"
 
@@ -39,6 +40,9 @@ struct Cli {
   std::string umask = "022";
   std::string log_format = "text";
   std::vector<std::string> refuse;
+  std::string metrics;
+  std::string on_transfer;
+  double hook_timeout_s = 30.0;
   double timeout_s = 1.0;
   unsigned timeout_max_s = 10;
   double grace_s = 3.0;
@@ -109,6 +113,18 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_flag("-q,--quiet", cli.quiet, "log warnings and errors only")->excludes(verbose);
   app.add_option("--log-format", cli.log_format, "log lines as text or JSON objects")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  app.add_option("--metrics", cli.metrics,
+                 "ADDR:PORT to serve Prometheus metrics on (GET /metrics), e.g. 127.0.0.1:9169; off by default")
+      ->check(form([](std::string_view text) { return tftp::parse_host_port(text, tftp::address_form).has_value(); },
+                   "ADDR:PORT"));
+  app.add_option("--on-transfer", cli.on_transfer,
+                 "program (and arguments, split on spaces; no shell) run after each transfer, with TFTP_CLIENT, "
+                 "TFTP_FILE, TFTP_DIRECTION, TFTP_BYTES, TFTP_RESULT, TFTP_SECONDS, TFTP_BLKSIZE, TFTP_WINDOWSIZE, "
+                 "TFTP_RETRANSMISSIONS in its environment");
+  app.add_option("--hook-max", c.hook_max_running, "--on-transfer programs running at once (more wait, up to 256)")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--hook-timeout", cli.hook_timeout_s, "seconds an --on-transfer program may run before it is killed")
+      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
 }
 
 ServerConfig finish(Cli& cli, const CLI::App& app) {
@@ -132,6 +148,9 @@ ServerConfig finish(Cli& cli, const CLI::App& app) {
   config.grace = std::chrono::milliseconds(std::lround(cli.grace_s * 1000));
   config.verbosity = cli.verbose ? Verbosity::verbose : cli.quiet ? Verbosity::quiet : Verbosity::normal;
   config.log_format = cli.log_format == "json" ? LogFormat::json : LogFormat::text;
+  if (!cli.metrics.empty()) config.metrics = *tftp::parse_host_port(cli.metrics, tftp::address_form);
+  config.on_transfer = split_command(cli.on_transfer);
+  config.hook_timeout = std::chrono::milliseconds(std::lround(cli.hook_timeout_s * 1000));
   return config;
 }
 

@@ -102,7 +102,11 @@ void ServerEndpoint::on_datagram(const Received& datagram, TimePoint now) {
     demultiplex(datagram, now);
     return;
   }
-  if (!request || stopping_) return;  // stray DATA/ACK/ERROR: not for a listening socket
+  if (!request) return;  // stray DATA/ACK/ERROR: not for a listening socket
+  if (stopping_) {
+    ++counters_.ignored_requests;
+    return;
+  }
   on_request(datagram, now);
 }
 
@@ -134,8 +138,10 @@ void ServerEndpoint::on_timeout(TimePoint now) {
 
 void ServerEndpoint::on_request(const Received& datagram, TimePoint now) {
   ++counters_.requests;
+  ++(peek_opcode(datagram.bytes) == Opcode::rrq ? counters_.read_requests : counters_.write_requests);
   auto parsed = parse(datagram.bytes);
   if (!parsed) {
+    ++counters_.malformed_requests;
     refuse(datagram, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
     return;
   }
@@ -313,6 +319,9 @@ ServerEndpoint::Session* ServerEndpoint::open_session(const Received& datagram,
 
 void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error) {
   ++counters_.refused;
+  if (const auto code = static_cast<std::size_t>(error.code); code < counters_.refused_by_code.size()) {
+    ++counters_.refused_by_code[code];
+  }
   Pending reply{datagram.socket, datagram.remote, datagram.local, {}};
   reply.bytes.resize(header_size + error.message.size() + 1);
   if (const auto size = encode(error, reply.bytes)) {
@@ -367,6 +376,24 @@ std::optional<TimePoint> ServerEndpoint::next_deadline() const {
   std::optional<TimePoint> next = grace_end_;
   if (!deadlines_.empty() && (!next || deadlines_.begin()->first < *next)) next = deadlines_.begin()->first;
   return next;
+}
+
+SessionTotals ServerEndpoint::running(Direction direction) const {
+  SessionTotals totals;
+  for (const auto& [id, session] : sessions_) {
+    if (session->direction != direction) continue;
+    ++totals.sessions;
+    const auto& c = session->sender ? session->sender->counters() : session->receiver->counters();
+    totals.counters.datagrams_sent += c.datagrams_sent;
+    totals.counters.data_sent += c.data_sent;
+    totals.counters.acks_sent += c.acks_sent;
+    totals.counters.retransmissions += c.retransmissions;
+    totals.counters.timeouts += c.timeouts;
+    totals.counters.duplicates += c.duplicates;
+    totals.counters.blocks += c.blocks;
+    totals.counters.bytes += c.bytes;
+  }
+  return totals;
 }
 
 std::optional<SessionId> ServerEndpoint::session_of(const SocketAddress& client) const {

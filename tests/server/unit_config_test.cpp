@@ -78,7 +78,8 @@ TransferLine record() {
 TEST(LogLine, TransferAsText) {
   EXPECT_EQ(format_log_line(transfer_event(record()), LogFormat::text, fixed_time),
             "2023-11-14T22:13:20.123Z info transfer client=127.0.0.1:5000 file=\"dir/a b\\\"c\" direction=read "
-            "bytes=2048 seconds=0.500 bytes_per_second=4096 blksize=1428 windowsize=8 result=ok");
+            "bytes=2048 seconds=0.500 bytes_per_second=4096 blksize=1428 windowsize=8 retransmissions=0 timeouts=0 "
+            "duplicates=0 result=ok");
 }
 
 TEST(LogLine, TransferAsJson) {
@@ -89,7 +90,7 @@ TEST(LogLine, TransferAsJson) {
   EXPECT_EQ(format_log_line(transfer_event(failed), LogFormat::json, fixed_time),
             R"({"time":"2023-11-14T22:13:20.123Z","level":"warning","event":"transfer","client":"127.0.0.1:5000",)"
             R"("file":"dir/a b\"c","direction":"write","bytes":2048,"seconds":0.500,"bytes_per_second":4096,)"
-            R"("blksize":1428,"windowsize":8,"result":"timed out"})");
+            R"("blksize":1428,"windowsize":8,"retransmissions":0,"timeouts":0,"duplicates":0,"result":"timed out"})");
 }
 
 TEST(ServerLog, FiltersByVerbosity) {

@@ -74,7 +74,13 @@ LogEvent transfer_event(const TransferLine& record) {
       .add_number("bytes_per_second", fmt::format("{:.0f}", rate))
       .add_number("blksize", std::to_string(record.block_size))
       .add_number("windowsize", std::to_string(record.window_size))
-      .add("result", record.result);
+      .add_number("retransmissions", std::to_string(record.retransmissions))
+      .add_number("timeouts", std::to_string(record.timeouts))
+      .add_number("duplicates", std::to_string(record.duplicates));
+  if (record.round_trip) {
+    event.add_number("srtt_ms", fmt::format("{:.3f}", std::chrono::duration<double, std::milli>(*record.round_trip).count()));
+  }
+  event.add("result", record.result);
   return event;
 }
 
@@ -87,6 +93,10 @@ TransferLine transfer_line(const tftp::TransferRecord& record) {
   line.elapsed = record.elapsed;
   line.block_size = record.negotiated.block_size;
   line.window_size = record.negotiated.window_size;
+  line.retransmissions = record.counters.retransmissions;
+  line.timeouts = record.counters.timeouts;
+  line.duplicates = record.counters.duplicates;
+  line.round_trip = record.round_trip;
   line.ok = record.outcome.completed();
   line.declined = record.outcome.error == errc::options_declined;
   line.unanswered = record.outcome.error == errc::unanswered;

@@ -15,6 +15,8 @@
 #include "tftp/server/directory_content.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/server_driver.hpp"
+#include "tftp/server/hooks.hpp"
+#include "tftp/server/metrics.hpp"
 
 namespace tftp::server {
 
@@ -68,10 +70,11 @@ std::string address_text(const SocketAddress& address) { return net::to_string(n
 
 }  // namespace
 
-// What the driver and the endpoint report, as log lines.
+// What the driver and the endpoint report: log lines, metrics, hooks.
 class Server::Log final : public net::ServerObserver {
  public:
-  Log(ServerLog& log, const std::string& root) : log_(log), root_(root) {}
+  Log(ServerLog& log, const std::string& root, ServerMetrics& metrics, TransferHooks* hooks)
+      : log_(log), root_(root), metrics_(metrics), hooks_(hooks) {}
 
   void count_evictions(const ServerEndpoint& endpoint) { endpoint_ = &endpoint; }
 
@@ -106,9 +109,12 @@ class Server::Log final : public net::ServerObserver {
 
  private:
   void write(const TransferEnded& ended) {
-    auto event = transfer_event(transfer_line(ended.record));
+    const auto line = transfer_line(ended.record);
+    auto event = transfer_event(line);
     if (ended.record.outcome.error == errc::unanswered) event.limited("unanswered");
     log_.write(event);
+    metrics_.on_transfer(ended.record);
+    if (hooks_ != nullptr) hooks_->on_transfer(ended.record, line.result);
   }
 
   void write(const RequestRefused& refused) {
@@ -140,20 +146,37 @@ class Server::Log final : public net::ServerObserver {
 
   ServerLog& log_;
   std::string root_;
+  ServerMetrics& metrics_;
+  TransferHooks* hooks_;
   const ServerEndpoint* endpoint_ = nullptr;
 };
 
 Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
-    : config_(config),
+    : io_(io),
+      config_(config),
       server_log_(log),
       content_(std::make_unique<DirectoryContent>(config, log)),
-      log_(std::make_unique<Log>(log, content_->root_path())),
+      metrics_(std::make_unique<ServerMetrics>()),
+      hooks_(config.on_transfer.empty()
+                 ? nullptr
+                 : std::make_unique<TransferHooks>(
+                       io, config.on_transfer, HookLimits{.max_running = config.hook_max_running, .timeout = config.hook_timeout},
+                       log)),
+      log_(std::make_unique<Log>(log, content_->root_path(), *metrics_, hooks_.get())),
       driver_(std::make_unique<net::ServerDriver>(io, server_sockets(config), endpoint_config(config), *content_, *log_)) {
   log_->count_evictions(driver_->endpoint());
+  // Bound now, like the TFTP sockets, before privileges are dropped.
+  if (config_.metrics) metrics_server_ = std::make_unique<MetricsServer>(io, *config_.metrics, [this] { return scrape(); });
   open_files_ = posix::raise_open_files_limit(files_per_session * config_.max_sessions + spare_files);
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  if (metrics_server_) metrics_server_->stop();
+}
+
+std::string Server::scrape() { return metrics_->render(driver_->endpoint()); }
+
+std::uint16_t Server::metrics_port() const noexcept { return metrics_server_ ? metrics_server_->port() : 0; }
 
 std::vector<asio::ip::udp::endpoint> Server::local_endpoints() const { return driver_->local_endpoints(); }
 
@@ -168,10 +191,20 @@ void Server::start() {
                         .add_number("open_files", std::to_string(open_files_))
                         .add_number("sessions_it_holds", std::to_string(holds)));
   driver_->start();
+  if (metrics_server_) {
+    metrics_server_->start();
+    const auto host = config_.metrics->host.empty() ? std::string("0.0.0.0") : config_.metrics->host;
+    server_log_.write(LogEvent{LogLevel::info, "metrics", {}}.add(
+        "address", net::to_string(asio::ip::udp::endpoint(asio::ip::make_address(host), metrics_server_->port()))));
+  }
 }
 
 void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
-  driver_->shutdown(grace, std::move(on_stopped));
+  if (hooks_) hooks_->stop();
+  driver_->shutdown(grace, [this, on_stopped = std::move(on_stopped)] {
+    if (metrics_server_) metrics_server_->stop();
+    if (on_stopped) on_stopped();
+  });
 }
 
 std::size_t Server::session_count() const noexcept { return driver_->endpoint().session_count(); }

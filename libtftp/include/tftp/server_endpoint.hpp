@@ -33,6 +33,7 @@
 // after its ACK was handed out (write-behind), so the bytes given to on_datagram must stay valid until
 // poll_transmit has returned nullopt or the next on_* call, whichever comes first.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -176,7 +177,7 @@ struct TransferRecord {
   Outcome outcome;
   TransferCounters counters;
   Duration elapsed{};
-  bool answered = false;  // the client showed that it receives what was sent (TransferConfig, Reach)
+  std::optional<Duration> round_trip;  // the smoothed round trip the machine measured, if it measured one
 };
 
 struct TransferEnded {
@@ -201,18 +202,29 @@ struct StrangerAnswered {
 };
 using EndpointEvent = std::variant<TransferEnded, RequestRefused, SessionEvicted, StrangerAnswered>;
 
-// Totals since the endpoint was made.
+// Totals since the endpoint was made (what an operator's metrics are made of).
 struct EndpointCounters {
   std::uint64_t requests = 0;       // RRQ and WRQ datagrams on listening sockets, repeats included
-  std::uint64_t repeated_requests = 0;
+  std::uint64_t read_requests = 0;  // of which RRQ
+  std::uint64_t write_requests = 0;  // of which WRQ
+  std::uint64_t malformed_requests = 0;  // refused with ERROR 4 before their opcode's rules applied
+  std::uint64_t repeated_requests = 0;   // retransmissions of a request whose transfer runs
+  std::uint64_t ignored_requests = 0;    // arrived while shutting down
   std::uint64_t sessions = 0;       // sessions opened
-  std::uint64_t refused = 0;
+  std::uint64_t refused = 0;        // requests answered with an ERROR instead of a session
+  std::array<std::uint64_t, 9> refused_by_code{};  // by the ERROR code sent (0-8)
   std::uint64_t busy = 0;           // refusals with "server busy"
   std::uint64_t evictions = 0;
   std::uint64_t strangers = 0;      // datagrams from strangers, answered or not
   std::uint64_t strangers_answered = 0;
   std::uint64_t completed = 0;
   std::uint64_t failed = 0;
+};
+
+// The sessions of one direction now, and their machines' counters so far.
+struct SessionTotals {
+  std::size_t sessions = 0;
+  TransferCounters counters;
 };
 
 // ---- The endpoint -------------------------------------------------------------------------------
@@ -243,6 +255,8 @@ class ServerEndpoint {
   // between them: the transfer's last ACK, sent before the new request, may still be queued there).
   std::optional<SessionId> session_of(const SocketAddress& client) const;
   std::size_t session_count() const noexcept { return sessions_.size(); }
+  // Running and dallying sessions of a direction, summed (a walk over the sessions: for scrapes, not packets).
+  SessionTotals running(Direction direction) const;
   const EndpointCounters& counters() const noexcept { return counters_; }
   const EndpointConfig& config() const noexcept { return config_; }
 

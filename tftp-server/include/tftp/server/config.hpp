@@ -102,6 +102,12 @@ struct ServerConfig {
   // Every transfer answers from the listening socket, demultiplexed by client address and port (dnsmasq's
   // tftp-single-port): one firewall/NAT rule. port_range is then unused.
   bool single_port = false;
+  // --metrics ADDR:PORT: Prometheus text exposition at /metrics (metrics.hpp); unset: no metrics server.
+  std::optional<HostPort> metrics;
+  // --on-transfer CMD (hooks.hpp): a program and its arguments run after each transfer; empty: none.
+  std::vector<std::string> on_transfer;
+  std::size_t hook_max_running = 4;
+  std::chrono::milliseconds hook_timeout{30'000};
 };
 
 }  // namespace tftp::server

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -62,6 +63,10 @@ struct TransferLine {
   std::chrono::nanoseconds elapsed{0};
   std::uint16_t block_size = 512;
   std::uint16_t window_size = 1;
+  std::uint64_t retransmissions = 0;  // datagrams sent again
+  std::uint64_t timeouts = 0;         // retransmission timeouts that expired
+  std::uint64_t duplicates = 0;       // duplicate ACKs (read) or DATA (write) received
+  std::optional<std::chrono::nanoseconds> round_trip;  // smoothed, when the transfer measured one
   std::string result;  // "ok" or why it failed
   bool ok = false;
   // The client answered the OACK with ERROR 8 ("client declined options"): a UEFI size probe does so on

@@ -24,6 +24,9 @@ class ServerDriver;
 namespace tftp::server {
 
 class DirectoryContent;
+class MetricsServer;
+class ServerMetrics;
+class TransferHooks;
 
 class Server {
  public:
@@ -49,15 +52,23 @@ class Server {
   // Re-reads config.map_file (SIGHUP). A bad file keeps the rules in use; the reason ("FILE:LINE: why")
   // is logged and returned. Without a map file: nothing to do, empty string.
   std::string reload_map_file();
+  // The port metrics are served on (--metrics with port 0 picks one); 0 without --metrics.
+  std::uint16_t metrics_port() const noexcept;
 
  private:
   class Log;
 
+  std::string scrape();
+
+  asio::io_context& io_;
   ServerConfig config_;
   ServerLog& server_log_;
   std::unique_ptr<DirectoryContent> content_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<TransferHooks> hooks_;
   std::unique_ptr<Log> log_;
   std::unique_ptr<net::ServerDriver> driver_;
+  std::unique_ptr<MetricsServer> metrics_server_;
   std::uint64_t open_files_ = 0;  // the soft RLIMIT_NOFILE after raising it
 };
 

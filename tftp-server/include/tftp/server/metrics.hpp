@@ -1,0 +1,81 @@
+#pragma once
+// Prometheus metrics of the server (text exposition format 0.0.4): the endpoint's counters and sessions, and
+// what finished transfers add up to. Names follow Prometheus conventions (tftp_..._total for counters, base
+// units: seconds, bytes); no label takes a value a client chooses (no file names, no addresses): labels are
+// an opcode, a direction, a result from a fixed set, an ERROR code 0-8.
+//
+// ServerMetrics is fed on the server's event loop (every transfer's end) and rendered there too (a scrape is
+// posted to the loop by MetricsServer, so nothing is shared between threads and no lock is on the hot path).
+// MetricsServer serves GET /metrics with cpp-httplib on its own thread.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "tftp/address.hpp"
+#include "tftp/server_endpoint.hpp"
+
+namespace tftp::server {
+
+// A Prometheus histogram with fixed upper bounds.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+  void observe(double value);
+  // The _bucket, _sum and _count lines of `name`.
+  void render(std::string& out, std::string_view name) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::uint64_t> counts_;  // per bucket (not cumulative); the last is +Inf
+  double sum_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+// How a transfer ended, as a label value from a fixed set.
+std::string_view transfer_result(const Outcome& outcome) noexcept;
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+  void on_transfer(const TransferRecord& record);
+  std::string render(const ServerEndpoint& endpoint) const;
+
+ private:
+  static constexpr std::size_t result_count = 8;
+  struct Finished {
+    std::array<std::uint64_t, result_count> by_result{};
+    std::uint64_t bytes = 0;
+    TransferCounters counters;
+  };
+  std::array<Finished, 2> finished_;  // by direction: read, write
+  Histogram duration_;
+  Histogram round_trip_;
+};
+
+class MetricsServer {
+ public:
+  // Binds ADDR:PORT (port 0: any free port) now, before privileges are dropped; serves once started.
+  // render runs on `io`'s thread for each scrape. Throws std::runtime_error when it cannot bind.
+  MetricsServer(asio::io_context& io, const HostPort& address, std::function<std::string()> render);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  void start();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace tftp::server

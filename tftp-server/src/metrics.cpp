@@ -1,0 +1,216 @@
+#include "tftp/server/metrics.hpp"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include <asio/post.hpp>
+
+namespace tftp::server {
+
+namespace {
+
+constexpr std::array<std::string_view, 8> results = {"completed",      "timed_out", "unanswered", "declined",
+                                                     "client_error",   "protocol_error", "io_error", "aborted"};
+constexpr std::array<std::string_view, 2> directions = {"read", "write"};
+
+std::size_t result_index(std::string_view result) {
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i] == result) return i;
+  }
+  return results.size() - 1;
+}
+
+// Values as Prometheus reads them: integers as such, other numbers with enough digits.
+std::string number(double value) { return fmt::format("{}", value); }
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value) {
+  if (labels.empty()) {
+    out += fmt::format("{} {}\n", name, value);
+  } else {
+    out += fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+}
+
+}  // namespace
+
+void Histogram::observe(double value) {
+  std::size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += value;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, std::string_view name) const {
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, number(bounds_[i]), cumulative);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, count_);
+  out += fmt::format("{}_sum {}\n{}_count {}\n", name, number(sum_), name, count_);
+}
+
+std::string_view transfer_result(const Outcome& outcome) noexcept {
+  if (outcome.completed()) return "completed";
+  switch (outcome.error) {
+    case errc::timed_out: return "timed_out";
+    case errc::unanswered: return "unanswered";
+    case errc::options_declined: return "declined";
+    case errc::peer_error: return "client_error";
+    case errc::local_io_error:
+    case errc::buffer_too_small: return "io_error";
+    case errc::aborted: return "aborted";
+    default: return "protocol_error";
+  }
+}
+
+ServerMetrics::ServerMetrics()
+    : duration_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}),
+      round_trip_({0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2}) {}
+
+void ServerMetrics::on_transfer(const TransferRecord& record) {
+  auto& finished = finished_[record.direction == Direction::read ? 0 : 1];
+  ++finished.by_result[result_index(transfer_result(record.outcome))];
+  finished.bytes += record.counters.bytes;
+  finished.counters.data_sent += record.counters.data_sent;
+  finished.counters.acks_sent += record.counters.acks_sent;
+  finished.counters.retransmissions += record.counters.retransmissions;
+  finished.counters.timeouts += record.counters.timeouts;
+  finished.counters.duplicates += record.counters.duplicates;
+  duration_.observe(std::chrono::duration<double>(record.elapsed).count());
+  if (record.round_trip) round_trip_.observe(std::chrono::duration<double>(*record.round_trip).count());
+}
+
+std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
+  const auto& c = endpoint.counters();
+  const std::array<SessionTotals, 2> running = {endpoint.running(Direction::read), endpoint.running(Direction::write)};
+  std::string out;
+  out.reserve(8192);
+
+  family(out, "tftp_requests_total", "counter", "RRQ and WRQ datagrams received on listening sockets.");
+  sample(out, "tftp_requests_total", "opcode=\"rrq\"", c.read_requests);
+  sample(out, "tftp_requests_total", "opcode=\"wrq\"", c.write_requests);
+  family(out, "tftp_requests_repeated_total", "counter", "Retransmitted requests of a running transfer (ignored).");
+  sample(out, "tftp_requests_repeated_total", "", c.repeated_requests);
+  family(out, "tftp_requests_malformed_total", "counter", "Requests that did not parse (answered with ERROR 4).");
+  sample(out, "tftp_requests_malformed_total", "", c.malformed_requests);
+  family(out, "tftp_requests_ignored_total", "counter", "Requests that arrived during shutdown.");
+  sample(out, "tftp_requests_ignored_total", "", c.ignored_requests);
+  family(out, "tftp_refusals_total", "counter", "Requests answered with an ERROR instead of a transfer, by code.");
+  for (std::size_t code = 0; code < c.refused_by_code.size(); ++code) {
+    sample(out, "tftp_refusals_total", fmt::format("code=\"{}\"", code), c.refused_by_code[code]);
+  }
+  family(out, "tftp_busy_total", "counter", "Requests refused with ERROR 0 \"server busy\" (a session limit).");
+  sample(out, "tftp_busy_total", "", c.busy);
+  family(out, "tftp_sessions_opened_total", "counter", "Transfers started.");
+  sample(out, "tftp_sessions_opened_total", "", c.sessions);
+  family(out, "tftp_evictions_total", "counter",
+         "Sessions whose client never answered, ended to make room for a new request.");
+  sample(out, "tftp_evictions_total", "", c.evictions);
+  family(out, "tftp_strangers_total", "counter", "Datagrams from an address or port without a transfer.");
+  sample(out, "tftp_strangers_total", "", c.strangers);
+  family(out, "tftp_strangers_answered_total", "counter", "ERROR 5 replies to strangers (rate-limited).");
+  sample(out, "tftp_strangers_answered_total", "", c.strangers_answered);
+
+  family(out, "tftp_transfers_total", "counter", "Finished transfers by direction and result.");
+  for (std::size_t d = 0; d < directions.size(); ++d) {
+    for (std::size_t r = 0; r < results.size(); ++r) {
+      sample(out, "tftp_transfers_total", fmt::format("direction=\"{}\",result=\"{}\"", directions[d], results[r]),
+             finished_[d].by_result[r]);
+    }
+  }
+  // Packet counts include the transfers still running.
+  const auto total = [&](std::size_t d, auto field) { return finished_[d].counters.*field + running[d].counters.*field; };
+  family(out, "tftp_transfer_bytes_total", "counter", "File bytes moved (sent for read, received for write).");
+  for (std::size_t d = 0; d < directions.size(); ++d) {
+    sample(out, "tftp_transfer_bytes_total", fmt::format("direction=\"{}\"", directions[d]),
+           finished_[d].bytes + running[d].counters.bytes);
+  }
+  family(out, "tftp_data_packets_sent_total", "counter", "DATA packets sent (downloads), retransmissions included.");
+  sample(out, "tftp_data_packets_sent_total", "", total(0, &TransferCounters::data_sent));
+  family(out, "tftp_ack_packets_sent_total", "counter", "ACK packets sent (uploads), re-ACKs included.");
+  sample(out, "tftp_ack_packets_sent_total", "", total(1, &TransferCounters::acks_sent));
+  family(out, "tftp_retransmissions_total", "counter", "Datagrams sent again (timeouts, gaps, re-ACKs).");
+  family(out, "tftp_timeouts_total", "counter", "Retransmission timeouts that expired.");
+  family(out, "tftp_duplicates_total", "counter", "Duplicate ACKs (downloads) and DATA (uploads) received.");
+  for (const auto& [name, field] : {std::pair{"tftp_retransmissions_total", &TransferCounters::retransmissions},
+                                    std::pair{"tftp_timeouts_total", &TransferCounters::timeouts},
+                                    std::pair{"tftp_duplicates_total", &TransferCounters::duplicates}}) {
+    for (std::size_t d = 0; d < directions.size(); ++d) {
+      sample(out, name, fmt::format("direction=\"{}\"", directions[d]), total(d, field));
+    }
+  }
+
+  family(out, "tftp_sessions", "gauge", "Sessions open now (running, or an upload dallying for a lost final ACK).");
+  for (std::size_t d = 0; d < directions.size(); ++d) {
+    sample(out, "tftp_sessions", fmt::format("direction=\"{}\"", directions[d]), running[d].sessions);
+  }
+  family(out, "tftp_max_sessions", "gauge", "The --max-sessions limit.");
+  sample(out, "tftp_max_sessions", "", endpoint.config().max_sessions);
+  family(out, "tftp_max_sessions_per_client", "gauge", "The --max-sessions-per-client limit.");
+  sample(out, "tftp_max_sessions_per_client", "", endpoint.config().max_sessions_per_client);
+
+  family(out, "tftp_transfer_duration_seconds", "histogram", "Duration of finished transfers.");
+  duration_.render(out, "tftp_transfer_duration_seconds");
+  family(out, "tftp_round_trip_seconds", "histogram", "Smoothed round trip of each finished transfer that measured one.");
+  round_trip_.render(out, "tftp_round_trip_seconds");
+  return out;
+}
+
+struct MetricsServer::Impl {
+  Impl(asio::io_context& context, std::function<std::string()> renderer) : io(context), render(std::move(renderer)) {}
+  asio::io_context& io;
+  std::function<std::string()> render;
+  httplib::Server http;
+  std::thread thread;
+};
+
+MetricsServer::MetricsServer(asio::io_context& io, const HostPort& address, std::function<std::string()> render)
+    : impl_(std::make_unique<Impl>(io, std::move(render))) {
+  // One thread answers scrapes; each one is rendered on the event loop, which a scrape waits for (never the
+  // other way round), so a slow or stalled scraper cannot delay a transfer.
+  impl_->http.new_task_queue = [] { return new httplib::ThreadPool(1); };
+  impl_->http.set_read_timeout(5, 0);
+  impl_->http.set_write_timeout(5, 0);
+  impl_->http.Get("/metrics", [impl = impl_.get()](const httplib::Request&, httplib::Response& response) {
+    auto rendered = std::make_shared<std::promise<std::string>>();
+    auto text = rendered->get_future();
+    asio::post(impl->io, [impl, rendered] { rendered->set_value(impl->render()); });
+    if (text.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      response.status = 503;
+      return;
+    }
+    response.set_content(text.get(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const std::string host = address.host.empty() ? "0.0.0.0" : address.host;
+  const int port = address.port == 0 ? impl_->http.bind_to_any_port(host) : impl_->http.bind_to_port(host, address.port)
+                                                                              ? address.port
+                                                                              : -1;
+  if (port <= 0) throw std::runtime_error(fmt::format("cannot serve metrics on {}:{}", host, address.port));
+  port_ = static_cast<std::uint16_t>(port);
+}
+
+MetricsServer::~MetricsServer() { stop(); }
+
+void MetricsServer::start() {
+  if (impl_->thread.joinable()) return;
+  impl_->thread = std::thread([impl = impl_.get()] { impl->http.listen_after_bind(); });
+}
+
+void MetricsServer::stop() {
+  impl_->http.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace tftp::server
