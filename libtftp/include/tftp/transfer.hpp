@@ -6,6 +6,9 @@
 // retransmission logic covers every packet. They never read a clock, touch a socket or open a file: time is a
 // parameter, datagrams are bytes, file contents come from a BlockSource and go to a BlockSink. Transfer-ID
 // (source port) checks are the driver's job: the machines see only datagrams from the peer.
+//
+// What both machines share (that start, retries, failure, the outcome) is detail::TransferBase; each adds
+// its data phase.
 
 #include <algorithm>
 #include <cstddef>
@@ -17,7 +20,7 @@
 #include <vector>
 
 #include "tftp/codec.hpp"
-#include "tftp/detail/retransmit_timer.hpp"
+#include "tftp/detail/transfer_base.hpp"
 #include "tftp/error.hpp"
 #include "tftp/options.hpp"
 #include "tftp/packet.hpp"
@@ -91,12 +94,6 @@ class MemorySink final : public BlockSink {
   std::vector<std::byte> bytes_;
 };
 
-namespace detail {
-
-struct TransferInput;
-
-}  // namespace detail
-
 // ---- Sender ---------------------------------------------------------------------------------------
 
 // Sends a file: the server side of an RRQ (OACK or DATA 1 first) or the client side of a WRQ (WRQ first).
@@ -110,7 +107,7 @@ struct TransferInput;
 // ignored (the Sorcerer's Apprentice fix). A timeout resends from the first unacknowledged block. Once the peer has
 // been silent for the give-up time it gives up silently (errc::timed_out): the peer is unreachable or gone,
 // as tftp-hpa does.
-class Sender {
+class Sender final : public detail::TransferBase {
  public:
   // Server side of an RRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
   // (errc::aborted). With an OACK: OACK, wait for ACK 0, then DATA 1. Without: DATA 1 at once.
@@ -120,67 +117,28 @@ class Sender {
   // check_oack; refused with ERROR 8), ACK 0 (RFC 1350 defaults) or an ERROR.
   static Sender client_write(Wrq request, BlockSource& source, const TransferConfig& config, TimePoint now);
 
-  void on_datagram(std::span<const std::byte> bytes, TimePoint now);
-  void on_timeout(TimePoint now);  // before next_deadline(): no-op
-  std::optional<std::size_t> poll_transmit(std::span<std::byte> out);
-  std::optional<TimePoint> next_deadline() const noexcept;
-
-  // Ends the transfer from this side: sends `error` and fails with errc::aborted.
-  void abort(Error error);
-
-  const Outcome& outcome() const noexcept { return outcome_; }
-  bool is_finished() const noexcept;  // nothing more to send or wait for: the driver may close
-  const Negotiated& negotiated() const noexcept { return negotiated_; }
-  const TransferCounters& counters() const noexcept { return counters_; }
-  Duration current_timeout() const noexcept { return timer_.timeout(); }
-  Duration give_up_time() const noexcept { return timer_.give_up_time(); }
-  // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
-  bool answered() const noexcept { return proven_; }
   // Blocks sent at once now (slow start), at most the negotiated window.
   std::uint64_t window() const noexcept { return std::min<std::uint64_t>(cwnd_, negotiated_.window_size); }
 
  private:
-  enum class State { requesting, oack_sent, sending, completed, failed };
-
-  Sender(BlockSource& source, const TransferConfig& config, TimePoint now);
-  void step(const detail::TransferInput& input);
-  void end_on(const detail::TransferInput& input);
+  Sender(BlockSource& source, const TransferConfig& config, TimePoint now)
+      : TransferBase(config, now, "Unexpected packet for a sender"), source_(&source) {}
+  void step(const detail::TransferInput& input) override;
+  std::optional<std::size_t> transmit_data(std::span<std::byte> out) override;
   void start_data();
   void handle_ack(std::uint16_t block);
-  bool retry();
-  void resend_control();
   void go_back();
-  void fail(errc why, std::optional<Error> send);
-  void fail_by_peer(const Error& error);
-  std::optional<std::size_t> transmit_control(std::span<std::byte> out);
-  std::optional<std::size_t> transmit_block(std::span<std::byte> out);
   void count_block(std::size_t size);
   std::uint64_t send_end() const noexcept;
-  void prove();
 
-  State state_;
   BlockSource* source_;
-  TransferConfig config_;
-  detail::RetransmitTimer timer_;
-  TimePoint now_;
-  Negotiated negotiated_;
-  bool client_ = false;
-  Wrq request_;  // client: the WRQ to (re)send; its options are what check_oack compares with
-  Oack oack_;    // server: the OACK to (re)send
-  bool control_pending_ = false;  // the WRQ or OACK is due
-  bool control_resend_ = false;
-  bool error_pending_ = false;
   std::uint64_t base_ = 0;                 // first unacknowledged block index
   std::uint64_t next_ = 0;                 // next block index to transmit
   std::uint64_t sent_end_ = 0;             // one past the highest block index ever sent
   std::optional<std::uint64_t> last_;      // index of the final (short) block once read
   std::optional<std::uint64_t> sampled_;   // block index whose round trip is being measured
-  bool proven_ = true;                     // see TransferConfig, Reach
   std::uint64_t first_window_ = 0;         // blocks of the first window (unproven)
   std::uint64_t cwnd_ = ~std::uint64_t{0};  // blocks sent at once
-  std::optional<Duration> held_timeout_;   // a negotiated timeout, applied once proven
-  Outcome outcome_;
-  TransferCounters counters_;
 };
 
 // ---- Receiver -------------------------------------------------------------------------------------
@@ -195,7 +153,7 @@ class Sender {
 // A duplicate of the last acknowledged block is re-ACKed and not written again. A timeout re-sends the last
 // ACK. After the final ACK the outcome is completed but the machine dallies (config.dally, by default the
 // give-up time) to re-ACK a retransmitted final DATA; is_finished() turns true when the dally ends.
-class Receiver {
+class Receiver final : public detail::TransferBase {
  public:
   // Server side of a WRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
   // (errc::aborted). With an OACK: OACK, then DATA 1. Without: ACK 0, then DATA 1.
@@ -206,61 +164,25 @@ class Receiver {
   // defaults) or an ERROR.
   static Receiver client_read(Rrq request, BlockSink& sink, const TransferConfig& config, TimePoint now);
 
-  void on_datagram(std::span<const std::byte> bytes, TimePoint now);
-  void on_timeout(TimePoint now);  // before next_deadline(): no-op
-  std::optional<std::size_t> poll_transmit(std::span<std::byte> out);
-  std::optional<TimePoint> next_deadline() const noexcept;
-
-  // Ends the transfer from this side: sends `error` and fails with errc::aborted.
-  void abort(Error error);
-
-  const Outcome& outcome() const noexcept { return outcome_; }
-  bool is_finished() const noexcept;  // false while dallying
   bool is_dallying() const noexcept { return state_ == State::dallying; }
-  Duration give_up_time() const noexcept { return timer_.give_up_time(); }
-  // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
-  bool answered() const noexcept { return proven_; }
-  const Negotiated& negotiated() const noexcept { return negotiated_; }
-  const TransferCounters& counters() const noexcept { return counters_; }
-  Duration current_timeout() const noexcept { return timer_.timeout(); }
 
  private:
-  enum class State { requesting, oack_sent, receiving, dallying, completed, failed };
-
-  Receiver(BlockSink& sink, const TransferConfig& config, TimePoint now);
-  void step(const detail::TransferInput& input);
-  void end_on(const detail::TransferInput& input);
+  Receiver(BlockSink& sink, const TransferConfig& config, TimePoint now)
+      : TransferBase(config, now, "Unexpected packet for a receiver"), sink_(&sink) {}
+  void step(const detail::TransferInput& input) override;
+  std::optional<std::size_t> transmit_data(std::span<std::byte> out) override;
   void start_receiving(bool send_ack0);
   void handle_data(std::uint16_t block, std::span<const std::byte> payload);
   void deliver(std::span<const std::byte> payload);
-  bool retry();
   void queue_ack(bool resend) noexcept;
   Duration dally() const noexcept { return config_.dally.value_or(timer_.give_up_time()); }
-  void fail(errc why, std::optional<Error> send);
-  void fail_by_peer(const Error& error);
-  std::optional<std::size_t> transmit_control(std::span<std::byte> out);
 
-  State state_;
   BlockSink* sink_;
-  TransferConfig config_;
-  detail::RetransmitTimer timer_;
-  TimePoint now_;
-  Negotiated negotiated_;
-  bool client_ = false;
-  Rrq request_;  // client: the RRQ to (re)send; its options are what check_oack compares with
-  Oack oack_;    // server: the OACK to (re)send
-  bool control_pending_ = false;
-  bool control_resend_ = false;
   bool ack_pending_ = false;
   bool ack_resend_ = false;
   bool gap_acked_ = false;        // the current gap was already reported; stay quiet until progress
-  bool error_pending_ = false;
   std::uint64_t next_ = 0;        // blocks written so far = index of the next expected block
   std::uint64_t since_ack_ = 0;   // in-order blocks received since the last ACK was queued
-  bool proven_ = true;            // see TransferConfig, Reach
-  std::optional<Duration> held_timeout_;  // a negotiated timeout, applied once proven
-  Outcome outcome_;
-  TransferCounters counters_;
 };
 
 }  // namespace tftp
