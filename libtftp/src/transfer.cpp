@@ -1,11 +1,11 @@
 // Pieces shared by the Sender and the Receiver: the retransmission timer and the ERRORs they send.
-#include "tftp/transfer.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
+#include "tftp/detail/retransmit_timer.hpp"
+#include "tftp/transfer_config.hpp"
 #include "transfer_input.hpp"
 
 namespace tftp {

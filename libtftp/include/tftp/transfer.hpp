@@ -6,9 +6,11 @@
 // retransmission logic covers every packet. They never read a clock, touch a socket or open a file: time is a
 // parameter, datagrams are bytes, file contents come from a BlockSource and go to a BlockSink. Transfer-ID
 // (source port) checks are the driver's job: the machines see only datagrams from the peer.
+//
+// What both machines share (that start, retries, failure, the outcome) is detail::TransferBase; each adds
+// its data phase.
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -18,73 +20,19 @@
 #include <vector>
 
 #include "tftp/codec.hpp"
+#include "tftp/detail/transfer_base.hpp"
 #include "tftp/error.hpp"
 #include "tftp/options.hpp"
 #include "tftp/packet.hpp"
+#include "tftp/transfer_config.hpp"
+#include "tftp/transfer_outcome.hpp"
 
 namespace tftp {
-
-using Clock = std::chrono::steady_clock;  // the machines take time points of this clock but never read it
-using TimePoint = Clock::time_point;
-using Duration = std::chrono::nanoseconds;
 
 // The buffer poll_transmit needs: the largest DATA packet. A smaller buffer works as long as it holds
 // 4 + the negotiated block size and the request/OACK; a datagram that does not fit fails the transfer
 // with errc::buffer_too_small.
 inline constexpr std::size_t transmit_buffer_size = max_packet_size;
-
-// Patience: how long a transfer waits for a silent peer and how often it retransmits meanwhile are two
-// different clocks.
-// - The give-up time (give_up_time()) is what initial_timeout and max_retries describe without any
-//   measurement: 1 + max_retries waits, the first initial_timeout long, each doubled up to max_timeout
-//   (1+2+4+8+8+8 = 31 s by default). A transfer fails with errc::timed_out only when the peer has been
-//   silent for that long: nothing arrived that moves the transfer on (a new ACK or DATA, the OACK's answer).
-//   A timeout negotiated with the RFC 2349 option is used as is: (max_retries + 1) x that timeout.
-// - The retransmission timeout is measured (RFC 6298, Karn's rule) between min_timeout and max_timeout
-//   and doubled per retry up to max_timeout; it only decides how often the unanswered packet goes out
-//   again inside the give-up time, never how long the peer is waited for.
-// - A Receiver dallies after its final ACK for the give-up time (unless dally says otherwise), so a
-//   sender as patient as it is, that lost every final ACK, is still answered.
-//
-// Reach: a server cannot tell a request from one forged with a victim's address, nor an ACK from a forged
-// one. Until the client has shown that it receives what the server sends (a Sender: an ACK of DATA beyond
-// its first window; a Receiver: the first DATA), a server machine is "unproven": it resends at most
-// unanswered_resends times per step, sends at most first_window_bytes of DATA at once, and keeps its own
-// timeout even if a longer one was negotiated. Client machines start proven.
-struct TransferConfig {
-  // Retransmission timeout before any round trip was measured (RFC 6298 suggests 1 s); also the first
-  // wait of the give-up schedule.
-  Duration initial_timeout = std::chrono::seconds(1);
-  // Bounds of the adaptive timeout; max_timeout also caps the exponential backoff.
-  Duration min_timeout = std::chrono::milliseconds(50);
-  Duration max_timeout = std::chrono::seconds(8);
-  // The number of retries the give-up time is made of (see above). Not a count of datagrams: a measured
-  // timeout shorter than initial_timeout resends more often within the same time (max_timeouts_per_silence
-  // bounds how often).
-  unsigned max_retries = 5;
-  // How long a Receiver lingers after its final ACK to re-ACK a retransmitted final DATA (RFC 1350 section 6);
-  // each such DATA starts the wait again. Unset: the give-up time. A client may stop waiting earlier: its
-  // outcome is already completed while it dallies.
-  std::optional<Duration> dally;
-  // Measure round trips (RFC 6298 SRTT/RTTVAR, Karn's rule). Off: initial_timeout with backoff.
-  // A timeout negotiated with the "timeout" option (RFC 2349) is always used as is: no measurement, no backoff.
-  bool adaptive = true;
-  // Unproven (see Reach): a timeout resends at most this often without progress; the next one ends the
-  // transfer quietly (errc::unanswered). Unset: only the give-up time.
-  std::optional<unsigned> unanswered_resends;
-  // Unproven Sender: DATA sent at once is at most this many bytes (at least one block); once proven the window
-  // doubles with each window acknowledged, up to the negotiated one (slow start). Unset: the negotiated window
-  // from the start. A window smaller than the negotiated one makes an RFC 7440 receiver wait for its own
-  // timeout before it ACKs, so this is for servers whose ACKs are easy to forge (a well-known port).
-  std::optional<std::size_t> first_window_bytes;
-};
-
-// How long a peer may stay silent before the transfer fails (see TransferConfig); with `negotiated`, the
-// RFC 2349 timeout in force: (max_retries + 1) x negotiated.
-Duration give_up_time(const TransferConfig& config, std::optional<Duration> negotiated = std::nullopt) noexcept;
-// The most timeouts (retransmissions plus the final one) one silence can cost, whatever was measured or
-// negotiated: the retransmission timeout starts at min_timeout at worst and doubles up to max_timeout.
-std::uint64_t max_timeouts_per_silence(const TransferConfig& config) noexcept;
 
 // ---- Block data ----------------------------------------------------------------------------------
 
@@ -146,95 +94,6 @@ class MemorySink final : public BlockSink {
   std::vector<std::byte> bytes_;
 };
 
-// ---- Results -------------------------------------------------------------------------------------
-
-enum class TransferStatus { running, completed, failed };
-
-struct Outcome {
-  TransferStatus status = TransferStatus::running;
-  // Why it failed: timed_out, peer_error, protocol_violation, malformed_packet, option_not_requested /
-  // option_out_of_range (the OACK was refused with ERROR 8), local_io_error, aborted, buffer_too_small,
-  // options_declined (a server's OACK answered with ERROR 8), or an encode error of the request. errc{}
-  // unless failed.
-  errc error{};
-  // errc::peer_error, errc::options_declined: the ERROR the peer sent (code kept even outside 0-8)
-  std::optional<Error> received;
-  std::optional<Error> sent;      // the ERROR this machine sent (or has queued) to the peer, if any
-
-  bool running() const noexcept { return status == TransferStatus::running; }
-  bool completed() const noexcept { return status == TransferStatus::completed; }
-  bool failed() const noexcept { return status == TransferStatus::failed; }
-};
-
-// For logs and tests. Sender: blocks/bytes are the distinct blocks sent; Receiver: those written to the sink.
-struct TransferCounters {
-  std::uint64_t datagrams_sent = 0;   // everything poll_transmit produced
-  std::uint64_t data_sent = 0;        // DATA packets, retransmissions included
-  std::uint64_t acks_sent = 0;        // ACK packets, re-ACKs included
-  std::uint64_t retransmissions = 0;  // datagrams sent again (timeout, go-back after a gap ACK, re-ACK)
-  std::uint64_t timeouts = 0;         // deadlines that expired
-  std::uint64_t duplicates = 0;       // duplicate ACKs ignored (Sender), duplicate DATA seen (Receiver)
-  std::uint64_t blocks = 0;
-  std::uint64_t bytes = 0;
-};
-
-namespace detail {
-
-struct TransferInput;
-
-// Retransmission timeout (RFC 6298 with Karn's rule) with exponential backoff, inside the give-up time
-// (TransferConfig): the deadline is never later than the moment the peer has been silent for that long.
-class RetransmitTimer {
- public:
-  RetransmitTimer(const TransferConfig& config, TimePoint now);
-
-  // A negotiated timeout: no measurement, no backoff from now on; the give-up time becomes
-  // (max_retries + 1) x timeout.
-  void fix(Duration timeout);
-  Duration timeout() const noexcept { return rto_; }
-  Duration give_up_time() const noexcept { return patience_; }
-
-  void arm(TimePoint now) noexcept { deadline_ = std::min(now + rto_, quiet_since_ + patience_); }
-  void arm_at(TimePoint at) noexcept { deadline_ = at; }  // beyond the give-up time: the dally
-  void disarm() noexcept { deadline_.reset(); }
-  std::optional<TimePoint> deadline() const noexcept { return deadline_; }
-  bool expired(TimePoint now) const noexcept { return deadline_ && now >= *deadline_; }
-
-  // A timeout: false once the peer has been silent for the give-up time; otherwise counts a retry and
-  // backs off.
-  bool take_retry(TimePoint now) noexcept;
-  // The peer moved the transfer on: the silence starts again from now.
-  void progress(TimePoint now) noexcept;
-  unsigned retries() const noexcept { return retries_; }  // since the last progress
-
-  // Round-trip measurement of one packet at a time. Only a packet sent once may be timed (Karn's rule).
-  void start_sample(TimePoint sent) noexcept {
-    if (!sample_start_) sample_start_ = sent;
-  }
-  void cancel_sample() noexcept { sample_start_.reset(); }
-  bool sampling() const noexcept { return sample_start_.has_value(); }
-  void finish_sample(TimePoint now) noexcept;
-
- private:
-  void add_sample(Duration rtt) noexcept;
-
-  TransferConfig config_;
-  Duration min_;
-  Duration max_;
-  bool fixed_ = false;
-  Duration initial_;
-  Duration rto_;
-  Duration patience_;
-  TimePoint quiet_since_;
-  std::optional<Duration> srtt_;
-  Duration rttvar_{};
-  std::optional<TimePoint> sample_start_;
-  std::optional<TimePoint> deadline_;
-  unsigned retries_ = 0;
-};
-
-}  // namespace detail
-
 // ---- Sender ---------------------------------------------------------------------------------------
 
 // Sends a file: the server side of an RRQ (OACK or DATA 1 first) or the client side of a WRQ (WRQ first).
@@ -248,7 +107,7 @@ class RetransmitTimer {
 // ignored (the Sorcerer's Apprentice fix). A timeout resends from the first unacknowledged block. Once the peer has
 // been silent for the give-up time it gives up silently (errc::timed_out): the peer is unreachable or gone,
 // as tftp-hpa does.
-class Sender {
+class Sender final : public detail::TransferBase {
  public:
   // Server side of an RRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
   // (errc::aborted). With an OACK: OACK, wait for ACK 0, then DATA 1. Without: DATA 1 at once.
@@ -258,67 +117,28 @@ class Sender {
   // check_oack; refused with ERROR 8), ACK 0 (RFC 1350 defaults) or an ERROR.
   static Sender client_write(Wrq request, BlockSource& source, const TransferConfig& config, TimePoint now);
 
-  void on_datagram(std::span<const std::byte> bytes, TimePoint now);
-  void on_timeout(TimePoint now);  // before next_deadline(): no-op
-  std::optional<std::size_t> poll_transmit(std::span<std::byte> out);
-  std::optional<TimePoint> next_deadline() const noexcept;
-
-  // Ends the transfer from this side: sends `error` and fails with errc::aborted.
-  void abort(Error error);
-
-  const Outcome& outcome() const noexcept { return outcome_; }
-  bool is_finished() const noexcept;  // nothing more to send or wait for: the driver may close
-  const Negotiated& negotiated() const noexcept { return negotiated_; }
-  const TransferCounters& counters() const noexcept { return counters_; }
-  Duration current_timeout() const noexcept { return timer_.timeout(); }
-  Duration give_up_time() const noexcept { return timer_.give_up_time(); }
-  // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
-  bool answered() const noexcept { return proven_; }
   // Blocks sent at once now (slow start), at most the negotiated window.
   std::uint64_t window() const noexcept { return std::min<std::uint64_t>(cwnd_, negotiated_.window_size); }
 
  private:
-  enum class State { requesting, oack_sent, sending, completed, failed };
-
-  Sender(BlockSource& source, const TransferConfig& config, TimePoint now);
-  void step(const detail::TransferInput& input);
-  void end_on(const detail::TransferInput& input);
+  Sender(BlockSource& source, const TransferConfig& config, TimePoint now)
+      : TransferBase(config, now, "Unexpected packet for a sender"), source_(&source) {}
+  void step(const detail::TransferInput& input) override;
+  std::optional<std::size_t> transmit_data(std::span<std::byte> out) override;
   void start_data();
   void handle_ack(std::uint16_t block);
-  bool retry();
-  void resend_control();
   void go_back();
-  void fail(errc why, std::optional<Error> send);
-  void fail_by_peer(const Error& error);
-  std::optional<std::size_t> transmit_control(std::span<std::byte> out);
-  std::optional<std::size_t> transmit_block(std::span<std::byte> out);
   void count_block(std::size_t size);
   std::uint64_t send_end() const noexcept;
-  void prove();
 
-  State state_;
   BlockSource* source_;
-  TransferConfig config_;
-  detail::RetransmitTimer timer_;
-  TimePoint now_;
-  Negotiated negotiated_;
-  bool client_ = false;
-  Wrq request_;  // client: the WRQ to (re)send; its options are what check_oack compares with
-  Oack oack_;    // server: the OACK to (re)send
-  bool control_pending_ = false;  // the WRQ or OACK is due
-  bool control_resend_ = false;
-  bool error_pending_ = false;
   std::uint64_t base_ = 0;                 // first unacknowledged block index
   std::uint64_t next_ = 0;                 // next block index to transmit
   std::uint64_t sent_end_ = 0;             // one past the highest block index ever sent
   std::optional<std::uint64_t> last_;      // index of the final (short) block once read
   std::optional<std::uint64_t> sampled_;   // block index whose round trip is being measured
-  bool proven_ = true;                     // see TransferConfig, Reach
   std::uint64_t first_window_ = 0;         // blocks of the first window (unproven)
   std::uint64_t cwnd_ = ~std::uint64_t{0};  // blocks sent at once
-  std::optional<Duration> held_timeout_;   // a negotiated timeout, applied once proven
-  Outcome outcome_;
-  TransferCounters counters_;
 };
 
 // ---- Receiver -------------------------------------------------------------------------------------
@@ -333,7 +153,7 @@ class Sender {
 // A duplicate of the last acknowledged block is re-ACKed and not written again. A timeout re-sends the last
 // ACK. After the final ACK the outcome is completed but the machine dallies (config.dally, by default the
 // give-up time) to re-ACK a retransmitted final DATA; is_finished() turns true when the dally ends.
-class Receiver {
+class Receiver final : public detail::TransferBase {
  public:
   // Server side of a WRQ; answer is negotiate()'s. A refusal is sent as is and the transfer ends
   // (errc::aborted). With an OACK: OACK, then DATA 1. Without: ACK 0, then DATA 1.
@@ -344,61 +164,25 @@ class Receiver {
   // defaults) or an ERROR.
   static Receiver client_read(Rrq request, BlockSink& sink, const TransferConfig& config, TimePoint now);
 
-  void on_datagram(std::span<const std::byte> bytes, TimePoint now);
-  void on_timeout(TimePoint now);  // before next_deadline(): no-op
-  std::optional<std::size_t> poll_transmit(std::span<std::byte> out);
-  std::optional<TimePoint> next_deadline() const noexcept;
-
-  // Ends the transfer from this side: sends `error` and fails with errc::aborted.
-  void abort(Error error);
-
-  const Outcome& outcome() const noexcept { return outcome_; }
-  bool is_finished() const noexcept;  // false while dallying
   bool is_dallying() const noexcept { return state_ == State::dallying; }
-  Duration give_up_time() const noexcept { return timer_.give_up_time(); }
-  // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
-  bool answered() const noexcept { return proven_; }
-  const Negotiated& negotiated() const noexcept { return negotiated_; }
-  const TransferCounters& counters() const noexcept { return counters_; }
-  Duration current_timeout() const noexcept { return timer_.timeout(); }
 
  private:
-  enum class State { requesting, oack_sent, receiving, dallying, completed, failed };
-
-  Receiver(BlockSink& sink, const TransferConfig& config, TimePoint now);
-  void step(const detail::TransferInput& input);
-  void end_on(const detail::TransferInput& input);
+  Receiver(BlockSink& sink, const TransferConfig& config, TimePoint now)
+      : TransferBase(config, now, "Unexpected packet for a receiver"), sink_(&sink) {}
+  void step(const detail::TransferInput& input) override;
+  std::optional<std::size_t> transmit_data(std::span<std::byte> out) override;
   void start_receiving(bool send_ack0);
   void handle_data(std::uint16_t block, std::span<const std::byte> payload);
   void deliver(std::span<const std::byte> payload);
-  bool retry();
   void queue_ack(bool resend) noexcept;
   Duration dally() const noexcept { return config_.dally.value_or(timer_.give_up_time()); }
-  void fail(errc why, std::optional<Error> send);
-  void fail_by_peer(const Error& error);
-  std::optional<std::size_t> transmit_control(std::span<std::byte> out);
 
-  State state_;
   BlockSink* sink_;
-  TransferConfig config_;
-  detail::RetransmitTimer timer_;
-  TimePoint now_;
-  Negotiated negotiated_;
-  bool client_ = false;
-  Rrq request_;  // client: the RRQ to (re)send; its options are what check_oack compares with
-  Oack oack_;    // server: the OACK to (re)send
-  bool control_pending_ = false;
-  bool control_resend_ = false;
   bool ack_pending_ = false;
   bool ack_resend_ = false;
   bool gap_acked_ = false;        // the current gap was already reported; stay quiet until progress
-  bool error_pending_ = false;
   std::uint64_t next_ = 0;        // blocks written so far = index of the next expected block
   std::uint64_t since_ack_ = 0;   // in-order blocks received since the last ACK was queued
-  bool proven_ = true;            // see TransferConfig, Reach
-  std::optional<Duration> held_timeout_;  // a negotiated timeout, applied once proven
-  Outcome outcome_;
-  TransferCounters counters_;
 };
 
 }  // namespace tftp
