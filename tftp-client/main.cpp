@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tftp/client/client.hpp"
+#include "tftp/client/summary.hpp"
 #include "tftp/codec.hpp"
 #include "tftp/version.hpp"
 
@@ -27,6 +28,8 @@ struct Cli {
   bool ipv6 = false;
   bool verbose = false;
   bool quiet = false;
+  bool stats = false;
+  bool json = false;
   std::optional<bool> progress;
   std::string mode = "octet";
   std::string max_size = "64G";
@@ -58,6 +61,11 @@ void add_common_options(CLI::App& command, Cli& cli) {
   auto* verbose = command.add_flag("-v,--verbose", cli.verbose, "packet trace on stderr");
   command.add_flag("-q,--quiet", cli.quiet, "print nothing but errors")->excludes(verbose);
   command.add_flag("--progress,!--no-progress", cli.progress, "bytes, rate and ETA on stderr (default: when stderr is a terminal)");
+  command.add_flag("--stats", cli.stats, "after the transfer, one line on stderr: bytes, time, rate, blksize, windowsize, "
+                                         "retransmissions, timeouts, duplicates, round trip (also with -v)");
+  command.add_flag("--json", cli.json, "after the transfer, success or not, one JSON object on stdout (on stderr when "
+                                       "the data goes to stdout): operation, server, names, exit, result, bytes, "
+                                       "seconds, blksize, windowsize, retransmissions, timeouts, duplicates, srtt_ms");
   command.add_option("args", cli.positionals, "see above")->required();
 }
 
@@ -117,16 +125,19 @@ int run(Operation operation, Cli& cli) {
   cli.settings.max_size = tftp::parse_size(cli.max_size);
   const auto outcome = operation == Operation::get ? get(resolved, cli.settings, make_hooks(cli))
                                                    : put(resolved, cli.settings, make_hooks(cli));
+  if (cli.json) {
+    // The summary must not mix with the file's bytes when they go to stdout.
+    std::FILE* out = operation == Operation::get && resolved.local == "-" ? stderr : stdout;
+    fmt::print(out, "{}\n", json_summary(operation, resolved, outcome));
+    std::fflush(out);
+  }
   if (outcome.exit != Exit::success) {
     fmt::print(stderr, "tftp-client: {}\n", outcome.message);
+    if (cli.stats) fmt::print(stderr, "{}\n", stats_line(operation, outcome));
     return static_cast<int>(outcome.exit);
   }
   if (outcome.warning) fmt::print(stderr, "tftp-client: warning: {}\n", *outcome.warning);
-  if (cli.verbose) {
-    const double seconds = std::chrono::duration<double>(outcome.elapsed).count();
-    fmt::print(stderr, "{} {} bytes in {:.3f} s (blksize {}, windowsize {})\n", operation == Operation::get ? "got" : "put",
-               outcome.bytes, seconds, outcome.negotiated.block_size, outcome.negotiated.window_size);
-  }
+  if (cli.verbose || cli.stats) fmt::print(stderr, "{}\n", stats_line(operation, outcome));
   return 0;
 }
 

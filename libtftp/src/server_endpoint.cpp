@@ -383,15 +383,7 @@ SessionTotals ServerEndpoint::running(Direction direction) const {
   for (const auto& [id, session] : sessions_) {
     if (session->direction != direction) continue;
     ++totals.sessions;
-    const auto& c = session->sender ? session->sender->counters() : session->receiver->counters();
-    totals.counters.datagrams_sent += c.datagrams_sent;
-    totals.counters.data_sent += c.data_sent;
-    totals.counters.acks_sent += c.acks_sent;
-    totals.counters.retransmissions += c.retransmissions;
-    totals.counters.timeouts += c.timeouts;
-    totals.counters.duplicates += c.duplicates;
-    totals.counters.blocks += c.blocks;
-    totals.counters.bytes += c.bytes;
+    totals.counters += session->sender ? session->sender->counters() : session->receiver->counters();
   }
   return totals;
 }
@@ -437,6 +429,7 @@ void ServerEndpoint::report(Session& session) {
     record.negotiated = m.negotiated();
     record.outcome = m.outcome();
     record.counters = m.counters();
+    record.round_trip = m.smoothed_rtt();
   });
   // A failed upload leaves nothing, and that is so by the time its record says it failed.
   if (!record.outcome.completed() && session.sink) session.sink->abort();

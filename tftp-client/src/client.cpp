@@ -122,9 +122,12 @@ std::optional<Outcome> run(Link& link, Machine& machine, const Hooks& hooks, std
   return std::nullopt;
 }
 
-void finish(Outcome& outcome, const Negotiated& negotiated, std::uint64_t bytes, Clock::time_point start) {
-  outcome.negotiated = negotiated;
-  outcome.bytes = bytes;
+template <class Machine>
+void finish(Outcome& outcome, const Machine& machine, Clock::time_point start) {
+  outcome.negotiated = machine.negotiated();
+  outcome.bytes = machine.counters().bytes;  // netascii: wire bytes, as the server counts them
+  outcome.counters = machine.counters();
+  outcome.round_trip = machine.smoothed_rtt();
   outcome.elapsed = Clock::now() - start;
 }
 
@@ -161,8 +164,7 @@ Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) 
     outcome.emplace();
     if ((ec = download->deliver())) return failure(Exit::local_error, fmt::format("cannot write to stdout: {}", ec.message()));
   }
-  // Netascii: the server counts wire bytes, as the machine does.
-  finish(*outcome, machine.negotiated(), machine.counters().bytes, start);
+  finish(*outcome, machine, start);
   const auto tsize = machine.negotiated().tsize;
   if (outcome->exit == Exit::success && tsize && *tsize != outcome->bytes) {
     outcome->warning = fmt::format("the server announced {} bytes (tsize) but sent {}", *tsize, outcome->bytes);
@@ -187,7 +189,7 @@ Outcome put(const Target& target, const Settings& settings, const Hooks& hooks) 
     outcome = classify(machine.outcome(), target, settings, "cannot read");
   }
   if (!outcome) outcome.emplace();
-  finish(*outcome, machine.negotiated(), machine.counters().bytes, start);
+  finish(*outcome, machine, start);
   report_done(hooks, *outcome, size);
   return *outcome;
 }

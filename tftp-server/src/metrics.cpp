@@ -82,12 +82,7 @@ ServerMetrics::ServerMetrics()
 void ServerMetrics::on_transfer(const TransferRecord& record) {
   auto& finished = finished_[record.direction == Direction::read ? 0 : 1];
   ++finished.by_result[result_index(transfer_result(record.outcome))];
-  finished.bytes += record.counters.bytes;
-  finished.counters.data_sent += record.counters.data_sent;
-  finished.counters.acks_sent += record.counters.acks_sent;
-  finished.counters.retransmissions += record.counters.retransmissions;
-  finished.counters.timeouts += record.counters.timeouts;
-  finished.counters.duplicates += record.counters.duplicates;
+  finished.counters += record.counters;
   duration_.observe(std::chrono::duration<double>(record.elapsed).count());
   if (record.round_trip) round_trip_.observe(std::chrono::duration<double>(*record.round_trip).count());
 }
@@ -135,7 +130,7 @@ std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
   family(out, "tftp_transfer_bytes_total", "counter", "File bytes moved (sent for read, received for write).");
   for (std::size_t d = 0; d < directions.size(); ++d) {
     sample(out, "tftp_transfer_bytes_total", fmt::format("direction=\"{}\"", directions[d]),
-           finished_[d].bytes + running[d].counters.bytes);
+           total(d, &TransferCounters::bytes));
   }
   family(out, "tftp_data_packets_sent_total", "counter", "DATA packets sent (downloads), retransmissions included.");
   sample(out, "tftp_data_packets_sent_total", "", total(0, &TransferCounters::data_sent));

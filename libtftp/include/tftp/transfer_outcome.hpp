@@ -37,6 +37,18 @@ struct TransferCounters {
   std::uint64_t duplicates = 0;       // duplicate ACKs ignored (Sender), duplicate DATA seen (Receiver)
   std::uint64_t blocks = 0;
   std::uint64_t bytes = 0;
+
+  TransferCounters& operator+=(const TransferCounters& other) noexcept {
+    datagrams_sent += other.datagrams_sent;
+    data_sent += other.data_sent;
+    acks_sent += other.acks_sent;
+    retransmissions += other.retransmissions;
+    timeouts += other.timeouts;
+    duplicates += other.duplicates;
+    blocks += other.blocks;
+    bytes += other.bytes;
+    return *this;
+  }
 };
 
 }  // namespace tftp

@@ -18,6 +18,8 @@ class RetransmitTimer {
   // (max_retries + 1) x timeout.
   void fix(Duration timeout);
   Duration timeout() const noexcept { return rto_; }
+  // RFC 6298's SRTT; nullopt until a round trip was measured.
+  std::optional<Duration> smoothed_rtt() const noexcept { return srtt_; }
   Duration give_up_time() const noexcept { return patience_; }
 
   void arm(TimePoint now) noexcept { deadline_ = std::min(now + rto_, quiet_since_ + patience_); }

@@ -42,6 +42,8 @@ class TransferBase {
   const TransferCounters& counters() const noexcept { return counters_; }
   Duration current_timeout() const noexcept { return timer_.timeout(); }
   Duration give_up_time() const noexcept { return timer_.give_up_time(); }
+  // The smoothed round trip measured so far (RFC 6298), for records; nullopt before the first sample.
+  std::optional<Duration> smoothed_rtt() const noexcept { return timer_.smoothed_rtt(); }
   // The peer has shown that it receives what this machine sends (TransferConfig, Reach).
   bool answered() const noexcept { return proven_; }
 

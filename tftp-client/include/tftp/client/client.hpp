@@ -23,6 +23,7 @@
 #include "tftp/client/args.hpp"
 #include "tftp/options.hpp"
 #include "tftp/packet.hpp"
+#include "tftp/transfer_outcome.hpp"
 
 namespace tftp::client {
 
@@ -72,6 +73,8 @@ struct Outcome {
   std::uint64_t bytes = 0;
   Negotiated negotiated;
   std::chrono::steady_clock::duration elapsed{};
+  TransferCounters counters;                           // what the machine sent and saw (for --stats, --json)
+  std::optional<std::chrono::nanoseconds> round_trip;  // the smoothed round trip it measured
   std::optional<std::string> warning;  // success with a remark, e.g. a tsize that disagrees with the bytes
 };
 

@@ -51,7 +51,6 @@ class ServerMetrics {
   static constexpr std::size_t result_count = 8;
   struct Finished {
     std::array<std::uint64_t, result_count> by_result{};
-    std::uint64_t bytes = 0;
     TransferCounters counters;
   };
   std::array<Finished, 2> finished_;  // by direction: read, write
