@@ -52,7 +52,8 @@ struct ServerEndpoint::Session {
   std::unique_ptr<UploadSink> sink;
   std::optional<Sender> sender;
   std::optional<Receiver> receiver;
-  std::optional<TimePoint> deadline;  // its key in deadlines_
+  std::optional<TimePoint> deadline;  // the machine's next deadline, as of its last input
+  std::optional<TimePoint> queued;    // the earliest entry it has in deadlines_ (later ones may be stale)
   bool active = false;                // in active_
   bool answered = false;              // reported to admission
   bool done = false;                  // the outcome is final and was reported (or the session was evicted)
@@ -125,10 +126,18 @@ void ServerEndpoint::on_timeout(TimePoint now) {
       }
     }
   }
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    const SessionId id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    Session& session = *sessions_.at(id);
+  while (!deadlines_.empty() && deadlines_.top().at <= now) {
+    const auto [at, id] = deadlines_.top();
+    deadlines_.pop();
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;  // closed since
+    Session& session = *it->second;
+    if (session.queued == at) session.queued.reset();
+    if (!session.deadline) continue;
+    if (*session.deadline > now) {  // the machine's deadline moved on since this entry was made
+      queue_deadline(session);
+      continue;
+    }
     session.deadline.reset();
     session.last_input = now;
     session.machine([&](auto& m) { m.on_timeout(now); });
@@ -374,7 +383,7 @@ std::optional<EndpointEvent> ServerEndpoint::poll_event() {
 
 std::optional<TimePoint> ServerEndpoint::next_deadline() const {
   std::optional<TimePoint> next = grace_end_;
-  if (!deadlines_.empty() && (!next || deadlines_.begin()->first < *next)) next = deadlines_.begin()->first;
+  if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) next = deadlines_.top().at;
   return next;
 }
 
@@ -449,7 +458,6 @@ void ServerEndpoint::evict(Session& session, const SocketAddress& for_client) {
 }
 
 void ServerEndpoint::close(Session& session) {
-  if (session.deadline) deadlines_.erase({*session.deadline, session.id});
   if (const auto it = by_client_.find(session.client); it != by_client_.end() && it->second == &session) {
     by_client_.erase(it);
   }
@@ -459,11 +467,17 @@ void ServerEndpoint::close(Session& session) {
 }
 
 void ServerEndpoint::reschedule(Session& session) {
-  const auto deadline = session.machine([](auto& m) { return m.next_deadline(); });
-  if (deadline == session.deadline) return;
-  if (session.deadline) deadlines_.erase({*session.deadline, session.id});
-  session.deadline = deadline;
-  if (deadline) deadlines_.emplace(*deadline, session.id);
+  session.deadline = session.machine([](auto& m) { return m.next_deadline(); });
+  queue_deadline(session);
+}
+
+// Lazy, as the drivers' timers are: an entry is added only when the deadline is earlier than the session's
+// earliest one, so the common case (each packet moves the deadline later) costs no heap operation. A stale
+// entry wakes the endpoint early once, and is replaced then by the deadline in force.
+void ServerEndpoint::queue_deadline(Session& session) {
+  if (!session.deadline || (session.queued && *session.queued <= *session.deadline)) return;
+  session.queued = session.deadline;
+  deadlines_.push(Deadline{*session.deadline, session.id});
 }
 
 // ---- Shutdown ------------------------------------------------------------------------------------

@@ -40,7 +40,8 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
+#include <functional>
+#include <queue>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -282,13 +283,19 @@ class ServerEndpoint {
   void evict(Session& session, const SocketAddress& for_client);
   void close(Session& session);
   void reschedule(Session& session);
+  void queue_deadline(Session& session);
 
   EndpointConfig config_;
   ContentProvider* content_;
   EndpointHost* host_;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
   std::map<SocketAddress, Session*> by_client_;
-  std::set<std::pair<TimePoint, SessionId>> deadlines_;
+  struct Deadline {
+    TimePoint at;
+    SessionId id;
+    friend bool operator>(const Deadline& a, const Deadline& b) noexcept { return a.at > b.at; }
+  };
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;  // earliest first
   std::deque<SessionId> active_;  // sessions with datagrams or work after their last input
   std::deque<Pending> pending_;
   std::deque<EndpointEvent> events_;
