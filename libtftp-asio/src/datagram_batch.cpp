@@ -43,13 +43,7 @@ std::span<std::byte> DatagramBatch::datagram(std::size_t i) noexcept {
   return {storage_.data() + i * size_, headers_[i].msg_len};
 }
 
-asio::ip::udp::endpoint DatagramBatch::from(std::size_t i) const {
-  asio::ip::udp::endpoint endpoint;
-  const auto length = std::min<std::size_t>(headers_[i].msg_hdr.msg_namelen, endpoint.capacity());
-  std::memcpy(endpoint.data(), &addresses_[i], length);
-  endpoint.resize(length);
-  return endpoint;
-}
+SocketAddress DatagramBatch::from(std::size_t i) const noexcept { return from_sockaddr(addresses_[i]); }
 
 std::optional<LocalAddress> DatagramBatch::local(std::size_t i) const {
   if (control_.empty()) return std::nullopt;

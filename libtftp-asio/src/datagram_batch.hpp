@@ -48,7 +48,7 @@ class DatagramBatch {
   // The i-th datagram of the last receive: its bytes (writable, with room for one more byte when it was
   // shorter than size()) and its sender.
   std::span<std::byte> datagram(std::size_t i) noexcept;
-  asio::ip::udp::endpoint from(std::size_t i) const;
+  SocketAddress from(std::size_t i) const noexcept;
   // The address the i-th datagram was sent to; nullopt without local_addresses or when none is usable.
   std::optional<LocalAddress> local(std::size_t i) const;
 

@@ -49,6 +49,34 @@ bool is_multicast(const IpAddress& address) {
 
 bool is_broadcast(const IpAddress& address) { return address == IpAddress::v4(0xffffffffU); }
 
+// IP_PKTINFO / IPV6_PKTINFO naming the source address of one datagram.
+void fill_source(msghdr& message, unsigned char* control, const LocalAddress& from) {
+  message.msg_control = control;
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+  if (from.ip.is_v6()) {
+    in6_pktinfo info{};
+    const auto& raw = from.ip.bytes();
+    std::memcpy(&info.ipi6_addr, raw.data(), raw.size());
+    // The interface only where the address needs it; otherwise routing picks the way out.
+    info.ipi6_ifindex = is_link_local(from.ip) ? from.interface : 0U;
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    message.msg_controllen = CMSG_SPACE(sizeof info);
+  } else {
+    in_pktinfo info{};
+    const auto raw = from.ip.v4_bytes();
+    std::memcpy(&info.ipi_spec_dst, raw.data(), raw.size());
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    message.msg_controllen = CMSG_SPACE(sizeof info);
+  }
+}
+
+
 }  // namespace
 
 void report_local_addresses(asio::ip::udp::socket& socket, std::error_code& ec) {
@@ -94,43 +122,45 @@ std::optional<LocalAddress> local_address_of(const msghdr& message, bool ipv6_so
   return v6;
 }
 
-void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, const asio::ip::udp::endpoint& to,
+SocketAddress from_sockaddr(const sockaddr_storage& address) noexcept {
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    return {v6_of(v6.sin6_addr, v6.sin6_scope_id), ntohs(v6.sin6_port)};
+  }
+  const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+  return {v4_of(v4.sin_addr), ntohs(v4.sin_port)};
+}
+
+socklen_t to_sockaddr(const SocketAddress& address, sockaddr_storage& out) noexcept {
+  out = sockaddr_storage{};
+  if (address.ip.is_v6()) {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(out);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(address.port);
+    std::memcpy(&v6.sin6_addr, address.ip.bytes().data(), 16);
+    v6.sin6_scope_id = address.ip.scope();
+    return sizeof(sockaddr_in6);
+  }
+  auto& v4 = reinterpret_cast<sockaddr_in&>(out);
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(address.port);
+  std::memcpy(&v4.sin_addr, address.ip.bytes().data(), 4);
+  return sizeof(sockaddr_in);
+}
+
+void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, const SocketAddress& to,
                const std::optional<LocalAddress>& from, std::error_code& ec) {
   ec.clear();
-  if (!from) {
-    socket.send_to(asio::buffer(bytes.data(), bytes.size()), to, 0, ec);
-    return;
-  }
+  sockaddr_storage destination;
+  const socklen_t length = to_sockaddr(to, destination);
   iovec vector{const_cast<std::byte*>(bytes.data()), bytes.size()};
   alignas(cmsghdr) unsigned char control[local_address_control_size] = {};
   msghdr message{};
-  message.msg_name = const_cast<sockaddr*>(to.data());
-  message.msg_namelen = static_cast<socklen_t>(to.size());
+  message.msg_name = &destination;
+  message.msg_namelen = length;
   message.msg_iov = &vector;
   message.msg_iovlen = 1;
-  message.msg_control = control;
-  cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
-  if (from->ip.is_v6()) {
-    in6_pktinfo info{};
-    const auto& raw = from->ip.bytes();
-    std::memcpy(&info.ipi6_addr, raw.data(), raw.size());
-    // The interface only where the address needs it; otherwise routing picks the way out.
-    info.ipi6_ifindex = is_link_local(from->ip) ? from->interface : 0U;
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    std::memcpy(CMSG_DATA(c), &info, sizeof info);
-    message.msg_controllen = CMSG_SPACE(sizeof info);
-  } else {
-    in_pktinfo info{};
-    const auto raw = from->ip.v4_bytes();
-    std::memcpy(&info.ipi_spec_dst, raw.data(), raw.size());
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    std::memcpy(CMSG_DATA(c), &info, sizeof info);
-    message.msg_controllen = CMSG_SPACE(sizeof info);
-  }
+  if (from) fill_source(message, control, *from);
   for (;;) {
     if (::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT) >= 0) return;
     if (errno != EINTR) break;

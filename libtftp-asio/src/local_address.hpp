@@ -36,8 +36,13 @@ void report_local_addresses(asio::ip::udp::socket& socket, std::error_code& ec);
 // usable (a multicast destination, or the socket was not asked to report).
 std::optional<LocalAddress> local_address_of(const msghdr& message, bool ipv6_socket);
 
-// sendto, with `from` (when set) as the source address of this one datagram.
-void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, const asio::ip::udp::endpoint& to,
+// The peer of a received datagram, and a destination for sendto/sendmsg (returns its length), without a
+// detour through Asio's endpoint type on the per-packet path.
+SocketAddress from_sockaddr(const sockaddr_storage& address) noexcept;
+socklen_t to_sockaddr(const SocketAddress& address, sockaddr_storage& out) noexcept;
+
+// sendmsg to `to` without blocking, with `from` (when set) as the source address of this one datagram.
+void send_from(asio::ip::udp::socket& socket, std::span<const std::byte> bytes, const SocketAddress& to,
                const std::optional<LocalAddress>& from, std::error_code& ec);
 
 }  // namespace tftp::net

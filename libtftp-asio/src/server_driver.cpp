@@ -157,7 +157,7 @@ struct ServerDriver::Impl final : EndpointHost {
       const std::size_t count = listener.batch.receive(listener.socket, ec);
       for (std::size_t i = 0; i < count; ++i) {
         if (!listener.socket.is_open()) return;
-        const auto from = from_asio(listener.batch.from(i));
+        const auto from = listener.batch.from(i);
         const auto bytes = listener.batch.datagram(i);
         catch_up(from, bytes);
         input(Received{SocketRef::listener(listener.id), from, listener.batch.local(i), bytes});
@@ -199,8 +199,10 @@ struct ServerDriver::Impl final : EndpointHost {
     for (;;) {
       const std::size_t count = session_batch_.receive(session->socket, ec);
       for (std::size_t i = 0; i < count && session->owner != nullptr; ++i) {
-        input(Received{SocketRef::session(session->id), from_asio(session_batch_.from(i)), std::nullopt,
+        reading_ = session.get();
+        input(Received{SocketRef::session(session->id), session_batch_.from(i), std::nullopt,
                        session_batch_.datagram(i)});
+        reading_ = nullptr;
       }
       if (session->owner == nullptr) return;
       if (count == session_batch_.capacity()) continue;
@@ -305,12 +307,17 @@ struct ServerDriver::Impl final : EndpointHost {
     std::error_code ignored;
     if (transmit.socket.kind == SocketRef::Kind::listener) {
       auto& listener = *listeners_.at(transmit.socket.id);
-      if (listener.socket.is_open()) send_from(listener.socket, bytes, to_asio(transmit.destination), transmit.source, ignored);
+      if (listener.socket.is_open()) send_from(listener.socket, bytes, transmit.destination, transmit.source, ignored);
       return;
     }
-    const auto it = session_sockets_.find(transmit.socket.id);
-    if (it == session_sockets_.end()) return;
-    it->second->socket.send_to(asio::buffer(bytes.data(), bytes.size()), to_asio(transmit.destination), 0, ignored);
+    // Mostly the answer to what was just read from the same socket: no look-up then.
+    SessionSocket* socket = reading_ != nullptr && reading_->id == transmit.socket.id ? reading_ : nullptr;
+    if (socket == nullptr) {
+      const auto it = session_sockets_.find(transmit.socket.id);
+      if (it == session_sockets_.end()) return;
+      socket = it->second.get();
+    }
+    send_from(socket->socket, bytes, transmit.destination, std::nullopt, ignored);
   }
 
   void rearm() {
@@ -356,6 +363,7 @@ struct ServerDriver::Impl final : EndpointHost {
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::unordered_map<SessionId, std::shared_ptr<SessionSocket>> session_sockets_;
   DatagramBatch session_batch_;
+  SessionSocket* reading_ = nullptr;  // the session socket whose datagram is being handled (open while set)
   std::vector<std::byte> tx_;
   DeadlineTimer timer_;
   unsigned next_port_ = 0;

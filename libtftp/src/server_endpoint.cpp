@@ -57,6 +57,7 @@ struct ServerEndpoint::Session {
   bool active = false;                // in active_
   bool answered = false;              // reported to admission
   bool done = false;                  // the outcome is final and was reported (or the session was evicted)
+  bool closed = false;                // gone from the tables; freed once nothing points at it
 
   template <class F>
   decltype(auto) machine(F&& f) {
@@ -86,6 +87,7 @@ ServerEndpoint::~ServerEndpoint() = default;
 // ---- Inputs --------------------------------------------------------------------------------------
 
 void ServerEndpoint::on_datagram(const Received& datagram, TimePoint now) {
+  free_closed();
   if (datagram.socket.kind == SocketRef::Kind::session) {
     const auto it = sessions_.find(datagram.socket.id);
     if (it == sessions_.end()) return;  // its socket was closed meanwhile
@@ -112,6 +114,7 @@ void ServerEndpoint::on_datagram(const Received& datagram, TimePoint now) {
 }
 
 void ServerEndpoint::on_timeout(TimePoint now) {
+  free_closed();
   if (grace_end_ && now >= *grace_end_) {
     grace_end_.reset();
     std::vector<Session*> left;
@@ -351,12 +354,11 @@ std::optional<Transmit> ServerEndpoint::poll_transmit(std::span<std::byte> out) 
     return Transmit{reply.socket, reply.destination, reply.source, reply.bytes.size()};
   }
   while (!active_.empty()) {
-    const auto it = sessions_.find(active_.front());
-    if (it == sessions_.end()) {
+    Session& session = *active_.front();
+    if (session.closed) {
       active_.pop_front();
       continue;
     }
-    Session& session = *it->second;
     if (const auto size = session.machine([&](auto& m) { return m.poll_transmit(out); })) {
       return Transmit{session.socket(), session.client, session.source_address(), *size};
     }
@@ -408,7 +410,7 @@ std::optional<SessionId> ServerEndpoint::session_of(const SocketAddress& client)
 void ServerEndpoint::touch(Session& session) {
   if (session.active) return;
   session.active = true;
-  active_.push_back(session.id);
+  active_.push_back(&session);
 }
 
 // After a session's datagrams went out: what its machine now says about the client and the transfer.
@@ -463,7 +465,19 @@ void ServerEndpoint::close(Session& session) {
   }
   admission_.closed(session.client);
   if (session.own_socket) host_->close_session_socket(session.id);
-  sessions_.erase(session.id);  // session is gone from here on
+  // Kept until the next input: active_ may still point at it (freed in free_closed()).
+  session.closed = true;
+  const auto it = sessions_.find(session.id);
+  closed_.push_back(std::move(it->second));
+  sessions_.erase(it);
+}
+
+void ServerEndpoint::free_closed() {
+  if (closed_.empty()) return;
+  if (!active_.empty()) {
+    active_.erase(std::remove_if(active_.begin(), active_.end(), [](const Session* s) { return s->closed; }), active_.end());
+  }
+  closed_.clear();
 }
 
 void ServerEndpoint::reschedule(Session& session) {

@@ -284,6 +284,7 @@ class ServerEndpoint {
   void close(Session& session);
   void reschedule(Session& session);
   void queue_deadline(Session& session);
+  void free_closed();
 
   EndpointConfig config_;
   ContentProvider* content_;
@@ -296,7 +297,8 @@ class ServerEndpoint {
     friend bool operator>(const Deadline& a, const Deadline& b) noexcept { return a.at > b.at; }
   };
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;  // earliest first
-  std::deque<SessionId> active_;  // sessions with datagrams or work after their last input
+  std::deque<Session*> active_;  // sessions with datagrams or work after their last input
+  std::vector<std::unique_ptr<Session>> closed_;  // closed since the last input (active_ may point at them)
   std::deque<Pending> pending_;
   std::deque<EndpointEvent> events_;
   detail::Admission<SocketAddress, IpAddress> admission_;
