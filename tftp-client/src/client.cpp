@@ -115,8 +115,8 @@ std::optional<Outcome> open_link(Link& link, const Target& target, const Setting
 // Runs the machine; fills what every outcome has. nullopt: the machine's outcome decides.
 template <class Machine>
 std::optional<Outcome> run(Link& link, Machine& machine, const Hooks& hooks, std::optional<std::uint64_t> total) {
-  detail::Session<Machine> session(link.io, link.socket, link.server, machine, hooks, total);
-  const auto end = session.run();
+  detail::TransferDriver<Machine> driver(link.io, link.socket, link.server, machine, hooks, total);
+  const auto end = driver.run();
   if (end.socket_error) return failure(Exit::timed_out, fmt::format("network error: {}", end.socket_error.message()));
   if (end.interrupted) return failure(Exit::interrupted, "interrupted");
   return std::nullopt;

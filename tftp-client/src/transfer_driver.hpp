@@ -29,22 +29,22 @@
 
 namespace tftp::client::detail {
 
-struct SessionEnd {
+struct DriverEnd {
   std::error_code socket_error;  // a send or receive failed locally (the machine's outcome is still running)
   bool interrupted = false;      // SIGINT/SIGTERM: the machine was aborted with an ERROR to the peer
   std::optional<asio::ip::udp::endpoint> peer;
 };
 
 template <class Machine>
-class Session {
+class TransferDriver {
  public:
-  Session(asio::io_context& io, asio::ip::udp::socket& socket, asio::ip::udp::endpoint server, Machine& machine,
+  TransferDriver(asio::io_context& io, asio::ip::udp::socket& socket, asio::ip::udp::endpoint server, Machine& machine,
           const Hooks& hooks, std::optional<std::uint64_t> total)
       : io_(io), socket_(socket), server_(server), machine_(machine), hooks_(hooks), total_(total), timer_(io.get_executor()),
         signals_(io, SIGINT, SIGTERM), start_(Clock::now()), receive_buffer_(max_packet_size + 1),
         transmit_buffer_(transmit_buffer_size) {}
 
-  SessionEnd run() {
+  DriverEnd run() {
     signals_.async_wait([this](const std::error_code& ec, int) {
       if (!ec) interrupt();
     });
@@ -187,7 +187,7 @@ class Session {
   std::vector<std::byte> receive_buffer_;
   std::vector<std::byte> transmit_buffer_;
   asio::ip::udp::endpoint from_;
-  SessionEnd end_;
+  DriverEnd end_;
   bool stopped_ = false;
   std::uint64_t reported_ = ~std::uint64_t{0};
 };
