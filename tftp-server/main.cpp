@@ -118,7 +118,7 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(form([](std::string_view text) { return tftp::parse_host_port(text, tftp::address_form).has_value(); },
                    "ADDR:PORT"));
   app.add_option("--on-transfer", cli.on_transfer,
-                 "program (and arguments, split on spaces; no shell) run after each transfer, with TFTP_CLIENT, "
+                 "program (and arguments, split on spaces; no shell) run after each transfer or refused request, with TFTP_CLIENT, "
                  "TFTP_FILE, TFTP_DIRECTION, TFTP_BYTES, TFTP_RESULT, TFTP_SECONDS, TFTP_BLKSIZE, TFTP_WINDOWSIZE, "
                  "TFTP_RETRANSMISSIONS in its environment");
   app.add_option("--hook-max", c.hook_max_running, "--on-transfer programs running at once (more wait, up to 256)")

@@ -154,7 +154,7 @@ void ServerEndpoint::on_request(const Received& datagram, TimePoint now) {
   auto parsed = parse(datagram.bytes);
   if (!parsed) {
     ++counters_.malformed_requests;
-    refuse(datagram, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()});
+    refuse(datagram, "", Error{ErrorCode::illegal_operation, parsed.error_code().message()}, true);
     return;
   }
   if (const auto it = by_client_.find(datagram.remote); it != by_client_.end()) {
@@ -329,7 +329,7 @@ ServerEndpoint::Session* ServerEndpoint::open_session(const Received& datagram,
   return raw;
 }
 
-void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error) {
+void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error, bool malformed) {
   ++counters_.refused;
   if (const auto code = static_cast<std::size_t>(error.code); code < counters_.refused_by_code.size()) {
     ++counters_.refused_by_code[code];
@@ -340,7 +340,8 @@ void ServerEndpoint::refuse(const Received& datagram, std::string file, Error er
     reply.bytes.resize(*size);
     pending_.push_back(std::move(reply));
   }
-  events_.emplace_back(RequestRefused{datagram.remote, std::move(file), std::move(error)});
+  const auto direction = peek_opcode(datagram.bytes) == Opcode::wrq ? Direction::write : Direction::read;
+  events_.emplace_back(RequestRefused{datagram.remote, std::move(file), std::move(error), direction, malformed});
 }
 
 // ---- Outputs -------------------------------------------------------------------------------------

@@ -112,7 +112,20 @@ TransferHooks::~TransferHooks() {
 
 void TransferHooks::on_transfer(const TransferRecord& record, const std::string& result) {
   if (stopped_ || command_.empty()) return;
-  auto environment = hook_environment(record, result);
+  run(hook_environment(record, result), record.file);
+}
+
+void TransferHooks::on_refusal(const RequestRefused& refused) {
+  if (stopped_ || command_.empty() || refused.malformed) return;
+  TransferRecord record;
+  record.client = refused.client;
+  record.file = refused.file;
+  record.direction = refused.direction;
+  const auto result = fmt::format("refused: ERROR {} {}", static_cast<unsigned>(refused.error.code), refused.error.message);
+  run(hook_environment(record, result), record.file);
+}
+
+void TransferHooks::run(std::vector<std::string> environment, const std::string& file) {
   if (running_.size() < limits_.max_running) {
     spawn(std::move(environment));
     return;
@@ -122,7 +135,7 @@ void TransferHooks::on_transfer(const TransferRecord& record, const std::string&
     return;
   }
   log_.write(LogEvent{LogLevel::warning, "hook-skipped", {}}
-                 .add("file", record.file)
+                 .add("file", file)
                  .add("reason", fmt::format("{} running and {} waiting", running_.size(), queued_.size()))
                  .limited("hook"));
 }

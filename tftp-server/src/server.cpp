@@ -118,6 +118,7 @@ class Server::Log final : public net::ServerObserver {
   }
 
   void write(const RequestRefused& refused) {
+    if (hooks_ != nullptr) hooks_->on_refusal(refused);
     log_.write(LogEvent{LogLevel::warning, "refused", {}}
                    .add("client", address_text(refused.client))
                    .add("file", refused.file)

@@ -186,8 +186,10 @@ struct TransferEnded {
 };
 struct RequestRefused {
   SocketAddress client;
-  std::string file;
+  std::string file;  // empty when the request did not parse
   Error error;
+  Direction direction = Direction::read;  // RRQ: read, WRQ: write
+  bool malformed = false;                 // it did not parse (ERROR 4): no name, no options
 };
 // A session's client never answered and a new request took its place.
 struct SessionEvicted {
@@ -276,7 +278,7 @@ class ServerEndpoint {
   Session* open_session(const Received& datagram, const detail::AdmissionDecision<SocketAddress>& admitted,
                         const std::string& file, Mode mode, Direction direction, const ServerAnswer& answer,
                         TimePoint now);
-  void refuse(const Received& datagram, std::string file, Error error);
+  void refuse(const Received& datagram, std::string file, Error error, bool malformed = false);
   void touch(Session& session);
   void settle(Session& session);
   void report(Session& session);

@@ -1,7 +1,9 @@
 #pragma once
-// --on-transfer CMD: after each finished or failed transfer, CMD runs with the transfer in its environment
-// (TFTP_CLIENT, TFTP_FILE, TFTP_DIRECTION, TFTP_BYTES, TFTP_RESULT, TFTP_SECONDS, TFTP_BLKSIZE,
-// TFTP_WINDOWSIZE, TFTP_RETRANSMISSIONS, and PATH).
+// --on-transfer CMD: after each finished or failed transfer, and after each request refused with an ERROR
+// (a PXE client asking for a file that is not there is the failure an operator looks for first), CMD runs
+// with the transfer in its environment (TFTP_CLIENT, TFTP_FILE, TFTP_DIRECTION, TFTP_BYTES, TFTP_RESULT,
+// TFTP_SECONDS, TFTP_BLKSIZE, TFTP_WINDOWSIZE, TFTP_RETRANSMISSIONS, and PATH). A request that does not
+// even parse names no file and runs no hook.
 //
 // What a client chose (the file name) is data only: CMD is split on whitespace into a program and its
 // arguments once, at start, and run without a shell (posix_spawnp); the transfer reaches it only through
@@ -47,12 +49,15 @@ class TransferHooks {
   TransferHooks& operator=(const TransferHooks&) = delete;
 
   void on_transfer(const TransferRecord& record, const std::string& result);
+  // TFTP_RESULT is "refused: ERROR N message"; nothing moved, the RFC 1350 defaults stand.
+  void on_refusal(const RequestRefused& refused);
   // Hooks waiting are dropped; running ones go on to their end or their time limit.
   void stop();
   std::size_t running() const noexcept { return running_.size(); }
 
  private:
   struct Running;
+  void run(std::vector<std::string> environment, const std::string& file);
   void spawn(std::vector<std::string> environment);
   void finished(Running& hook, int status, bool killed);
 
