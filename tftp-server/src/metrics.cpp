@@ -96,27 +96,30 @@ std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
   family(out, "tftp_requests_total", "counter", "RRQ and WRQ datagrams received on listening sockets.");
   sample(out, "tftp_requests_total", "opcode=\"rrq\"", c.read_requests);
   sample(out, "tftp_requests_total", "opcode=\"wrq\"", c.write_requests);
-  family(out, "tftp_requests_repeated_total", "counter", "Retransmitted requests of a running transfer (ignored).");
-  sample(out, "tftp_requests_repeated_total", "", c.repeated_requests);
-  family(out, "tftp_requests_malformed_total", "counter", "Requests that did not parse (answered with ERROR 4).");
-  sample(out, "tftp_requests_malformed_total", "", c.malformed_requests);
-  family(out, "tftp_requests_ignored_total", "counter", "Requests that arrived during shutdown.");
-  sample(out, "tftp_requests_ignored_total", "", c.ignored_requests);
+  struct Single {
+    std::string_view name;
+    std::string_view help;
+    std::uint64_t value;
+  };
+  const Single singles[] = {
+      {"tftp_requests_repeated_total", "Retransmitted requests of a running transfer (ignored).", c.repeated_requests},
+      {"tftp_requests_malformed_total", "Requests that did not parse (answered with ERROR 4).", c.malformed_requests},
+      {"tftp_requests_ignored_total", "Requests that arrived during shutdown.", c.ignored_requests},
+      {"tftp_busy_total", "Requests refused with ERROR 0 \"server busy\" (a session limit).", c.busy},
+      {"tftp_sessions_opened_total", "Transfers started.", c.sessions},
+      {"tftp_evictions_total", "Sessions whose client never answered, ended to make room for a new request.",
+       c.evictions},
+      {"tftp_strangers_total", "Datagrams from an address or port without a transfer.", c.strangers},
+      {"tftp_strangers_answered_total", "ERROR 5 replies to strangers (rate-limited).", c.strangers_answered},
+  };
+  for (const auto& single : singles) {
+    family(out, single.name, "counter", single.help);
+    sample(out, single.name, "", single.value);
+  }
   family(out, "tftp_refusals_total", "counter", "Requests answered with an ERROR instead of a transfer, by code.");
   for (std::size_t code = 0; code < c.refused_by_code.size(); ++code) {
     sample(out, "tftp_refusals_total", fmt::format("code=\"{}\"", code), c.refused_by_code[code]);
   }
-  family(out, "tftp_busy_total", "counter", "Requests refused with ERROR 0 \"server busy\" (a session limit).");
-  sample(out, "tftp_busy_total", "", c.busy);
-  family(out, "tftp_sessions_opened_total", "counter", "Transfers started.");
-  sample(out, "tftp_sessions_opened_total", "", c.sessions);
-  family(out, "tftp_evictions_total", "counter",
-         "Sessions whose client never answered, ended to make room for a new request.");
-  sample(out, "tftp_evictions_total", "", c.evictions);
-  family(out, "tftp_strangers_total", "counter", "Datagrams from an address or port without a transfer.");
-  sample(out, "tftp_strangers_total", "", c.strangers);
-  family(out, "tftp_strangers_answered_total", "counter", "ERROR 5 replies to strangers (rate-limited).");
-  sample(out, "tftp_strangers_answered_total", "", c.strangers_answered);
 
   family(out, "tftp_transfers_total", "counter", "Finished transfers by direction and result.");
   for (std::size_t d = 0; d < directions.size(); ++d) {
