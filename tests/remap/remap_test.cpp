@@ -3,13 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <fstream>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 #include <vector>
 
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 #include "tftp/server/remap.hpp"
 
 namespace {
@@ -86,25 +85,16 @@ TEST(RemapParse, BadLinesGiveTheLineAndTheReason) {
 }
 
 TEST(RemapParse, LoadReadsAFileAndReportsAMissingOne) {
-  char path[] = "/tmp/remap_test_XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  {
-    std::ofstream out(path);
-    out << "rg \\\\ /\nr ^/+\n";
-  }
+  const tftp::test::TempDir dir;
+  const std::string path = (dir / "tftpd.remap").string();
+  tftp::test::write_file(path, "rg \\\\ /\nr ^/+\n");
   auto loaded = RemapRules::load(path);
   ASSERT_TRUE(std::holds_alternative<RemapRules>(loaded));
   EXPECT_EQ(std::get<std::string>(std::get<RemapRules>(loaded).apply("\\a\\b", get_from("127.0.0.1"))), "a/b");
-  {
-    std::ofstream out(path);
-    out << "r a b\nq a b\n";
-  }
+  tftp::test::write_file(path, "r a b\nq a b\n");
   auto bad = RemapRules::load(path);
   ASSERT_TRUE(std::holds_alternative<RemapError>(bad));
-  EXPECT_EQ(std::get<RemapError>(bad).to_string().rfind(std::string(path) + ":2: ", 0), 0U);
-  std::remove(path);
+  EXPECT_EQ(std::get<RemapError>(bad).to_string().rfind(path + ":2: ", 0), 0U);
 
   auto missing = RemapRules::load("/nonexistent/tftpd.remap");
   ASSERT_TRUE(std::holds_alternative<RemapError>(missing));

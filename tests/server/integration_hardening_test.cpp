@@ -47,7 +47,7 @@ TEST_P(Amplification, AForgedRequestAndAck0DrawOneSmallWindowThreeTimes) {
     config.port_range = server::PortRange{46100, 46109};
   }
   ServerHarness server(config);
-  write_file(server.root() / "big.iso", pattern_bytes(8 << 20, 41));
+  write_file(server.root() / "big.iso", pattern(8 << 20, 41));
   server.start();
   RawPeer victim(RawPeer::Route{"127.0.0.5", "127.0.0.1"});
   victim.send(server.port(), Rrq{"big.iso", Mode::octet, {{"blksize", "65464"}, {"windowsize", "64"}}});
@@ -88,7 +88,7 @@ TEST(Strangers, JunkGetsNothingAndErrorsAndLogLinesAreRateLimited) {
   auto config = test_config();
   config.verbosity = server::Verbosity::normal;
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(3000, 46));
+  write_file(server.root() / "f", pattern(3000, 46));
   server.start();
   RawPeer client;
   client.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -210,7 +210,7 @@ TEST(NetasciiTsize, ASmallFileIsCountedALargeOneIsNot) {
 TEST(TimeoutOption, AboveTheMaximumItIsLeftOutOfTheOack) {
   auto config = test_config();
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(1000, 43));
+  write_file(server.root() / "f", pattern(1000, 43));
   server.start();
   RawPeer peer;
   peer.send(server.port(), Rrq{"f", Mode::octet, {{"timeout", "255"}, {"blksize", "1024"}}});
@@ -225,7 +225,7 @@ TEST(TimeoutOption, AnUnansweredSessionKeepsTheServersOwnTimeout) {
   config.timeout = 100ms;
   config.verbosity = server::Verbosity::normal;
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(1000, 44));
+  write_file(server.root() / "f", pattern(1000, 44));
   server.start();
   RawPeer victim;
   victim.send(server.port(), Rrq{"f", Mode::octet, {{"timeout", "10"}}});
@@ -243,7 +243,7 @@ TEST(PerClientLimit, Ipv6ClientsCountPerSlash64) {
   config.listen = {server::ListenAddress{RemoteHosts::address6(1), 0}};
   config.max_sessions_per_client = 1;
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(1200, 45));
+  write_file(server.root() / "f", pattern(1200, 45));
   std::optional<RawPeer> first;
   std::optional<RawPeer> neighbour;
   {

@@ -11,50 +11,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "raw_peer.hpp"
-#include "temp_dir.hpp"
+#include "support/files.hpp"
+#include "support/pattern.hpp"
+#include "support/raw_peer.hpp"
+#include "support/temp_dir.hpp"
 #include "tftp/server/server.hpp"
 
 namespace tftp::test {
-
-inline Bytes pattern_bytes(std::size_t size, unsigned seed = 1) {
-  Bytes out(size);
-  std::uint32_t x = seed * 2654435761U + 1;
-  for (auto& b : out) {
-    x = x * 1664525U + 1013904223U;
-    b = static_cast<std::byte>(x >> 24);
-  }
-  return out;
-}
-
-inline void write_file(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-inline Bytes read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Bytes out(chars.size());
-  if (!chars.empty()) std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
-
-// The names in a directory, sorted (temporary upload files included: they start with ".").
-inline std::vector<std::string> list_dir(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 inline server::ServerConfig test_config(bool ipv6 = false) {
   server::ServerConfig config;
