@@ -72,8 +72,7 @@ TEST(ClientScripted, RrqAsksForBlksizeTsizeAndWindowsizeByDefault) {
   EXPECT_EQ(parsed(record.front()),
             Packet(Rrq{"dir/f.bin", Mode::octet, {{"blksize", "1428"}, {"tsize", "0"}, {"windowsize", "8"}}}));
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("File not found"), std::string::npos) << outcome.message;
-  EXPECT_NE(outcome.message.find('1'), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "server error 1: File not found");
   EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
@@ -315,7 +314,7 @@ TEST(ClientScripted, ServerErrorMidwayLeavesTheExistingFileUntouched) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("error 0: read failed"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "server error 0: read failed");
   EXPECT_EQ(count_if_opcode(record, Opcode::error), 0U);  // an ERROR is never answered
   EXPECT_EQ(read_text(dir / "f"), "old");
   EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"f"});
@@ -330,7 +329,7 @@ TEST(ClientScripted, ErrorWithoutItsNulStillEndsWithTheServersMessage) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("no such file"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "server error 1: no such file");
   EXPECT_EQ(count_if_opcode(record, Opcode::error), 0U);
   EXPECT_TRUE(list_dir(dir.path()).empty());
 }
@@ -448,7 +447,7 @@ TEST(ClientScripted, PutOfAMissingFileExits4BeforeAnyPacket) {
   RawPeer listener;
   const auto outcome = client::put(target_at(listener.port(), "r", dir / "missing"), patient());
   EXPECT_EQ(outcome.exit, Exit::local_error);
-  EXPECT_NE(outcome.message.find("missing"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "cannot read \"" + (dir / "missing").string() + "\": No such file or directory");
   EXPECT_TRUE(nothing_arrived(listener));
 }
 
@@ -523,8 +522,7 @@ TEST(ClientScripted, TsizeThatDisagreesWithTheBytesIsReported) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
   server.finish();
   EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
-  ASSERT_TRUE(outcome.warning.has_value());
-  EXPECT_NE(outcome.warning->find("10"), std::string::npos) << *outcome.warning;
+  EXPECT_EQ(outcome.warning, std::optional<std::string>("the server announced 10 bytes (tsize) but sent 4"));
   EXPECT_EQ(read_text(dir / "f"), "kkkk");
 }
 

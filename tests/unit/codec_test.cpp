@@ -105,6 +105,8 @@ TEST(Codec, EveryTruncationOfEveryValidPacketIsAnError) {
                     if constexpr (requires { p.options; }) return p.options.size(); else return std::size_t{0};
                   }, *whole))
             << "prefix of " << n << " bytes parsed without dropping an option";
+      } else {
+        EXPECT_EQ(parsed.error(), errc::truncated_packet) << "prefix of " << n << " bytes";
       }
     }
   }
