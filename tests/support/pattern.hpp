@@ -24,8 +24,9 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
   return x ^ (x >> 31U);
 }
 
+// mix(0) is 0: the seed's mask keeps word 0 (and any other) from being all zero bytes.
 constexpr std::uint64_t pattern_word(std::uint64_t index, std::uint32_t seed) noexcept {
-  return mix(index ^ (std::uint64_t{seed} * 0x9e3779b97f4a7c15ULL));
+  return mix(index ^ ((std::uint64_t{seed} + 1) * 0x9e3779b97f4a7c15ULL));
 }
 
 }  // namespace detail

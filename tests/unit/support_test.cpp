@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -38,9 +39,17 @@ TEST(Pattern, EveryViewGivesTheSameBytes) {
   EXPECT_EQ(pattern_text(100, 3), text_of(std::span(whole).first(100)));
 }
 
-TEST(Pattern, EveryByteValueOccurs) {
+TEST(Pattern, EveryByteValueOccursAndNoWordIsZero) {
   const auto bytes = pattern(4096);
   EXPECT_EQ(std::set<std::byte>(bytes.begin(), bytes.end()).size(), 256U);
+  for (const std::uint32_t seed : {0U, 1U, 41U}) {
+    const auto words = pattern(8 * 1024, seed);
+    for (std::size_t i = 0; i < words.size(); i += 8) {
+      EXPECT_FALSE(std::all_of(words.begin() + static_cast<std::ptrdiff_t>(i), words.begin() + static_cast<std::ptrdiff_t>(i + 8),
+                               [](std::byte b) { return b == std::byte{0}; }))
+          << "seed " << seed << " word " << i / 8;
+    }
+  }
 }
 
 // A block that arrives shifted (by a byte, a word or a block of any size), repeated, or from another seed's
