@@ -213,13 +213,16 @@ TEST(SinglePort, HundredConcurrentDownloadsAreExactAndAllComeFromTheListeningPor
     threads.emplace_back([&, i] {
       RawPeer peer;
       const auto index = static_cast<std::size_t>(i);
-      results[index] = download(peer, server.port(), "f" + std::to_string(i), options[index]);
+      // 100 clients on two cores: a late ACK makes the server resend; repeats are counted, not failed.
+      results[index] =
+          download(peer, server.port(), "f" + std::to_string(i), options[index], Mode::octet, Repeats::counted);
     });
   }
   for (auto& thread : threads) thread.join();
   for (int i = 0; i < clients; ++i) {
     const auto& got = results[static_cast<std::size_t>(i)];
-    EXPECT_EQ(got.failure, "") << "client " << i;  // "packet from a second port" when any packet was not
+    // "packet from a second port" when any packet did not come from the listening port
+    EXPECT_EQ(got.failure, "") << "client " << i << ", " << got.duplicates << " repeats";
     EXPECT_EQ(got.port, server.port()) << "client " << i;
     EXPECT_FALSE(got.error) << "client " << i;
     EXPECT_EQ(got.bytes, contents[static_cast<std::size_t>(i)]) << "client " << i;

@@ -218,13 +218,15 @@ TEST(Concurrency, HundredDownloadsAtOnceAreAllExact) {
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
       RawPeer peer;
-      results[static_cast<std::size_t>(i)] = download(peer, server.port(), "f" + std::to_string(i));
+      // 100 clients on two cores: a late ACK makes the server resend; repeats are counted, not failed.
+      results[static_cast<std::size_t>(i)] =
+          download(peer, server.port(), "f" + std::to_string(i), {}, Mode::octet, Repeats::counted);
     });
   }
   for (auto& thread : threads) thread.join();
   for (int i = 0; i < clients; ++i) {
     const auto& got = results[static_cast<std::size_t>(i)];
-    EXPECT_EQ(got.failure, "") << "client " << i;
+    EXPECT_EQ(got.failure, "") << "client " << i << ", " << got.duplicates << " repeats";
     EXPECT_EQ(got.bytes, contents[static_cast<std::size_t>(i)]) << "client " << i;
   }
 }
