@@ -10,6 +10,7 @@
 #include "client_test_support.hpp"
 #include "support/child_process.hpp"
 #include "support/raw_peer.hpp"
+#include "support/requirements.hpp"
 #include "tftp/client/client.hpp"
 
 namespace tftp::test {
@@ -58,8 +59,10 @@ class PeerServer {
 class ClientPeer : public testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(tftpd_path)) GTEST_SKIP() << "tftpd-hpa is not unpacked at " << tftpd_path << " (see PEERS.md)";
-    if (::geteuid() != 0) GTEST_SKIP() << "tftpd-hpa -u root needs root";
+    if (!std::filesystem::exists(tftpd_path)) {
+      TFTP_SKIP_MISSING(std::string("tftpd-hpa is not unpacked at ") + tftpd_path + " (see PEERS.md)");
+    }
+    if (::geteuid() != 0) TFTP_SKIP_MISSING("tftpd-hpa -u root needs root");
     start(Family::v4);
   }
 
@@ -175,8 +178,8 @@ constexpr const char* atftpd_path = "/usr/sbin/atftpd";
 class ClientAtftpd : public testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(atftpd_path)) GTEST_SKIP() << "atftpd is not installed (apt-get install atftpd)";
-    if (::geteuid() != 0) GTEST_SKIP() << "atftpd --user root needs root";
+    if (!std::filesystem::exists(atftpd_path)) TFTP_SKIP_MISSING("atftpd is not installed (apt-get install atftpd)");
+    if (::geteuid() != 0) TFTP_SKIP_MISSING("atftpd --user root needs root");
     const std::string root = root_.path().string();
     server_.emplace(root_.path(), Family::v4, [root](std::uint16_t port) {
       return std::vector<std::string>{atftpd_path,  "--daemon", "--no-fork", "--port",  std::to_string(port),

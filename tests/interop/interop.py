@@ -13,7 +13,8 @@ client also one stopped midway by --max-size) must exit non-zero and leave no fi
 have gone, and an existing file there as it was; tftp-hpa and atftp leave an empty file (PEERS.md), which
 is reported, not failed. Where a peer's own defect makes a cell fail, the cell is named as such and asserts
 that the peer does no worse against us than against its own kind.
-Exit status: 0 all passed, 1 a cell failed, 77 skipped (peer or root missing; the reason is printed).
+Exit status: 0 all passed, 1 a cell failed, 77 skipped (peer or root missing; the reason is printed). With
+TFTP_REQUIRE_PEERS=1 (CI) a missing peer or root is a failure (exit 1) instead of a skip.
 """
 
 import argparse
@@ -40,6 +41,20 @@ COMMAND_LIMIT = 180  # seconds for one transfer command, far above any expected 
 
 def log(message):
     print(message, flush=True)
+
+
+def peers_required():
+    """CI sets TFTP_REQUIRE_PEERS=1: there every peer is installed and the tests run as root."""
+    return os.environ.get("TFTP_REQUIRE_PEERS") == "1"
+
+
+def skip(reason):
+    """The exit status for a group that cannot run here: skipped, or failed where peers are required."""
+    if peers_required():
+        log(f"FAIL: {reason} (TFTP_REQUIRE_PEERS=1)")
+        return 1
+    log(f"SKIP: {reason}")
+    return SKIP
 
 
 def sha256(path):
@@ -447,10 +462,12 @@ def group_loss(args, rate, root, files, work):
     args.retries = 20 if rate > 0.2 else None
     results = {}  # (server, client, op, size, window) -> seconds or None
     scratch = Matrix()  # collects the raw cells; the verdicts are below
+    missing_pairs = []
     with lossy_namespace(rate) as netns:
         for server, client, block, window in pairs:
             if not (peer_available(server) and peer_available(client)):
                 log(f"peer missing for {server}/{client}")
+                missing_pairs.append(f"{server}/{client}")
                 continue
             port = free_udp_port()
             with running(server_command(server, args, root, host, port), host, port, netns):
@@ -479,6 +496,9 @@ def group_loss(args, rate, root, files, work):
                                                    limit=limit)
                         results[(server, client, op, size, window if windowed else None)] = seconds if ok else None
     matrix = Matrix()
+    if peers_required():
+        for pair in missing_pairs:
+            matrix.check(f"loss {rate:.0%} {pair}", False, "peer missing (TFTP_REQUIRE_PEERS=1)")
     log(f"\nVerdicts at {rate:.0%} loss (durations in s; the peers' own pair for comparison):")
     for (server, client, op, size, window), seconds in sorted(results.items(), key=str):
         if "ours" not in (server, client):
@@ -508,18 +528,14 @@ def main():
 
     if args.group == "loss":
         if os.geteuid() != 0:
-            log("SKIP: the loss runs need root (network namespaces and iptables)")
-            return SKIP
+            return skip("the loss runs need root (network namespaces and iptables)")
         missing = [t for t in ("ip", "iptables") if not shutil.which(t)]
         if missing:
-            log(f"SKIP: missing {', '.join(missing)} (scripts/setup.sh installs them)")
-            return SKIP
+            return skip(f"missing {', '.join(missing)} (scripts/setup.sh installs them)")
     elif not peer_available(args.peer):
-        log(f"SKIP: peer {args.peer} is not installed (scripts/setup.sh installs it)")
-        return SKIP
+        return skip(f"peer {args.peer} is not installed (scripts/setup.sh installs it)")
     if args.group == "client" and args.peer in ("dnsmasq", "atftpd", "tftpd-hpa") and os.geteuid() != 0:
-        log(f"SKIP: {args.peer} needs root here (port 69 or --user root)")
-        return SKIP
+        return skip(f"{args.peer} needs root here (port 69 or --user root)")
 
     with tempfile.TemporaryDirectory(prefix="tftp-interop-") as temp:
         root = os.path.join(temp, "root")

@@ -21,6 +21,7 @@
 #include "support/child_process.hpp"
 #include "support/files.hpp"
 #include "support/raw_peer.hpp"
+#include "support/requirements.hpp"
 #include "support/temp_dir.hpp"
 #include "tftp/server/remap.hpp"
 
@@ -177,8 +178,10 @@ fs::path beneath(const fs::path& root, const std::string& name) {
 class Differential : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access(in_tftpd, X_OK) != 0) GTEST_SKIP() << "tftpd-hpa is not installed at " << in_tftpd << " (see PEERS.md)";
-    if (::geteuid() != 0) GTEST_SKIP() << "in.tftpd -s -u root needs root (chroot)";
+    if (::access(in_tftpd, X_OK) != 0) {
+      TFTP_SKIP_MISSING(std::string("tftpd-hpa is not installed at ") + in_tftpd + " (see PEERS.md)");
+    }
+    if (::geteuid() != 0) TFTP_SKIP_MISSING("in.tftpd -s -u root needs root (chroot)");
     root_ = dir_.path() / "root";
     rules_path_ = dir_.path() / "tftpd.remap";
     write_file(root_ / "boot/x64/wdsnbp.com", "wdsnbp for x64");

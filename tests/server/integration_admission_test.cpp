@@ -77,7 +77,7 @@ TEST(Flood, NeverAnsweredRequestsFromManyAddressesDoNotLockOthersOut) {
 // The per-client limit (8 by default) from a non-loopback address: a namespace whose lo also holds 10.9.0.1
 // (the server), .2 (the flooding address) and .3 (a neighbour).
 TEST(Flood, AtThePerClientLimitAFloodDisplacesOnlyItsOwnSessions) {
-  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
   TestNamespace netns("flood");
   ASSERT_TRUE(netns.created() && netns.run("ip addr add 10.9.0.1/24 dev lo && ip addr add 10.9.0.2/24 dev lo && "
                                            "ip addr add 10.9.0.3/24 dev lo"));

@@ -236,7 +236,7 @@ TEST(TimeoutOption, AnUnansweredSessionKeepsTheServersOwnTimeout) {
 
 // IPv6 clients count per /64: fd00:9::2 and fd00:9::3 are one client for --max-sessions-per-client.
 TEST(PerClientLimit, Ipv6ClientsCountPerSlash64) {
-  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
   RemoteHosts hosts;
   ASSERT_TRUE(hosts.ready());
   auto config = test_config();

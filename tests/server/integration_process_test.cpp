@@ -14,6 +14,7 @@
 #include "netns.hpp"
 #include "server_harness.hpp"
 #include "support/child_process.hpp"
+#include "support/requirements.hpp"
 
 namespace tftp::test {
 namespace {
@@ -162,7 +163,7 @@ TEST(Program, ServesOnASocketPassedBySystemd) {
 }
 
 TEST(Program, UserDropsPrivilegesAfterBinding) {
-  if (::geteuid() != 0) GTEST_SKIP() << "--user needs root to switch users";
+  if (::geteuid() != 0) TFTP_SKIP_MISSING("--user needs root to switch users");
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
   write_file(dir.path() / "public", bytes_of("anyone"));
@@ -229,7 +230,7 @@ TEST(Program, AKilledUploadLeavesNothingAndStaleTemporariesAreRemovedAtStart) {
 // Started as root without --user the server drops to nobody once ROOT is open and its socket bound (as
 // tftpd-hpa does): it still serves world-readable files beneath a directory only root can enter.
 TEST(Program, StartedAsRootItDropsToNobodyUnlessToldToKeepRoot) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::geteuid() != 0) TFTP_SKIP_MISSING("starting as root needs root");
   TempDir dir;  // 0700, root's: nobody could not even look up ROOT by its path
   std::filesystem::create_directory(dir.path() / "root");
   write_file(dir.path() / "root" / "f", bytes_of("readable"));
@@ -268,10 +269,10 @@ TEST(Program, RaisesItsOpenFilesLimitForMaxSessions) {
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------
 
 TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {
-  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
   TestNamespace netns("mtu");
   if (!netns.created() || !netns.run("ip link set lo mtu 1500")) {
-    GTEST_SKIP() << "cannot create a network namespace here (ip netns add failed)";
+    TFTP_SKIP_MISSING("cannot create a network namespace here (ip netns add failed)");
   }
   TempDir dir;
   const auto content = pattern(5000, 3);
@@ -299,7 +300,7 @@ TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {
 bool have_tftp_hpa() { return ::access("/usr/bin/tftp", X_OK) == 0; }
 
 TEST(TftpHpa, GetAndPutExactBytes) {
-  if (!have_tftp_hpa()) GTEST_SKIP() << "/usr/bin/tftp (Debian package tftp-hpa) is not installed";
+  if (!have_tftp_hpa()) TFTP_SKIP_MISSING("/usr/bin/tftp (Debian package tftp-hpa) is not installed");
   auto config = test_config();
   config.allow_create = true;
   config.verbosity = server::Verbosity::normal;

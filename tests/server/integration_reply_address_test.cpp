@@ -138,7 +138,7 @@ class VethPair {
 class ReplyAddressAcrossALink : public ::testing::TestWithParam<bool> {};  // single-port
 
 TEST_P(ReplyAddressAcrossALink, EachAddressOfTheInterfaceAnswersForItself) {
-  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
   VethPair link;
   ASSERT_TRUE(link.ready()) << "could not set up the veth pair between two namespaces";
   auto config = wildcard_config(Modes{"", GetParam()});  // [::] dual-stack, the default

@@ -300,7 +300,7 @@ TEST(Limits, BeyondMaxSessionsTheAnswerIsServerBusy) {
 class RemoteLimits : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
     hosts_.emplace();
     ASSERT_TRUE(hosts_->ready());
   }
