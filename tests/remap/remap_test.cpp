@@ -70,18 +70,19 @@ TEST(RemapParse, CrLfLinesAndNoFinalNewline) {
 TEST(RemapParse, BadLinesGiveTheLineAndTheReason) {
   const RemapError flag = parse_error("# header\n\nrx a b\n");
   EXPECT_EQ(flag.line, 3U);
-  EXPECT_NE(flag.reason.find("invalid operation \"x\""), std::string::npos) << flag.reason;
+  EXPECT_EQ(flag.reason, "invalid operation \"x\" (valid: r g i e s a G P 4 6 ~)");
   EXPECT_EQ(flag.to_string().rfind("tftpd.remap:3: ", 0), 0U) << flag.to_string();
 
-  EXPECT_NE(parse_error("r~ a b\n").reason.find("inverted"), std::string::npos);
-  EXPECT_NE(parse_error("r\n").reason.find("no regex"), std::string::npos);
+  EXPECT_EQ(parse_error("r~ a b\n").reason, "r rules cannot be inverted (~)");
+  EXPECT_EQ(parse_error("r\n").reason, "no regex after the operations");
   // '#' ends the operations token, so the regex is missing.
-  EXPECT_NE(parse_error("r#a b\n").reason.find("no regex"), std::string::npos);
+  EXPECT_EQ(parse_error("r#a b\n").reason, "no regex after the operations");
   const RemapError regex = parse_error("r a b\nr (unclosed x\n");
   EXPECT_EQ(regex.line, 2U);
-  EXPECT_NE(regex.reason.find("bad regex \"(unclosed\""), std::string::npos) << regex.reason;
-  EXPECT_NE(parse_error(std::string("r ") + std::string(RemapRules::max_line_length, 'a') + " b\n").reason.find("longer"),
-            std::string::npos);
+  // After the colon comes the C++ library's own text for the regex error.
+  EXPECT_TRUE(regex.reason.starts_with("bad regex \"(unclosed\": ")) << regex.reason;
+  EXPECT_EQ(parse_error(std::string("r ") + std::string(RemapRules::max_line_length, 'a') + " b\n").reason,
+            "line longer than " + std::to_string(RemapRules::max_line_length) + " bytes");
 }
 
 TEST(RemapParse, LoadReadsAFileAndReportsAMissingOne) {
