@@ -2,17 +2,15 @@
 // block sizes 8 to 65464, netascii, and the tftp-client program itself for stdin/stdout and exit codes.
 // Skipped with a message where tftpd-hpa is not unpacked or the test does not run as root.
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
 #include "client_test_support.hpp"
-#include "scripted_server.hpp"
+#include "support/child_process.hpp"
+#include "support/raw_peer.hpp"
+#include "support/requirements.hpp"
 #include "tftp/client/client.hpp"
 
 namespace tftp::test {
@@ -23,10 +21,6 @@ using client::Exit;
 
 constexpr const char* tftpd_path = "/opt/tftp-peers/tftpd-hpa/usr/sbin/in.tftpd";
 
-// A free port on 127.0.0.1 (or ::1): bound, read and released. The peer binds it right after; losing that
-// race shows as a failed readiness probe, not as a wrong result.
-std::uint16_t free_port(Family family) { return UdpSocket(family).port(); }
-
 // A peer server in the foreground serving root on a free loopback port, answering once a probe file can
 // be fetched. make_argv gets the port and returns the command line.
 class PeerServer {
@@ -34,83 +28,41 @@ class PeerServer {
   using MakeArgv = std::function<std::vector<std::string>(std::uint16_t port)>;
 
   PeerServer(const std::filesystem::path& root, Family family, const MakeArgv& make_argv)
-      : family_(family), port_(free_port(family)) {
-    write_file((root / "probe").string(), "p");
-    const auto argv = make_argv(port_);
-    std::vector<char*> pointers;
-    for (const auto& arg : argv) pointers.push_back(const_cast<char*>(arg.c_str()));
-    pointers.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execv(pointers.front(), pointers.data());
-      ::_exit(127);
-    }
-  }
-  ~PeerServer() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  PeerServer(const PeerServer&) = delete;
-  PeerServer& operator=(const PeerServer&) = delete;
+      : family_(family), port_(free_udp_port(family)), child_(spawn(root, make_argv(port_))) {}
 
   std::uint16_t port() const { return port_; }
 
   // Fetches the one-byte probe with RRQ/ACK, waiting at most 50 ms per try and 100 tries in all.
   bool ready() const {
-    UdpSocket socket(family_);
-    sockaddr_storage server = loopback(family_, port_);
-    const auto rrq = encoded(Rrq{"probe", Mode::octet, {}});
+    RawPeer socket(family_);
     for (int attempt = 0; attempt < 100; ++attempt) {
-      socket.send_to(rrq, server);
-      pollfd fd{socket.fd(), POLLIN, 0};
-      if (::poll(&fd, 1, 50) <= 0) continue;
-      sockaddr_storage from{};
-      socklen_t length = sizeof(from);
-      std::byte buffer[600];
-      if (::recvfrom(socket.fd(), buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from), &length) < 0) continue;
-      socket.send_to(encoded(Ack{1}), from);
+      socket.send(port_, Rrq{"probe", Mode::octet, {}});
+      const auto reply = socket.receive(50ms);
+      if (!reply) continue;
+      socket.send_to(Ack{1}, reply->from);
       return true;
     }
     return false;
   }
 
-  static sockaddr_storage loopback(Family family, std::uint16_t port) {
-    sockaddr_storage address{};
-    if (family == Family::v6) {
-      auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-      v6->sin6_family = AF_INET6;
-      v6->sin6_addr = in6addr_loopback;
-      v6->sin6_port = htons(port);
-    } else {
-      auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-      v4->sin_family = AF_INET;
-      v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      v4->sin_port = htons(port);
-    }
-    return address;
+ private:
+  static Spawn spawn(const std::filesystem::path& root, std::vector<std::string> argv) {
+    write_file(root / "probe", "p");
+    return Spawn{.argv = std::move(argv), .own_group = true};
   }
 
- private:
   Family family_;
   std::uint16_t port_;
-  pid_t pid_ = -1;
+  ChildProcess child_;
 };
-
-bool ipv6_loopback_works() {
-  try {
-    UdpSocket socket(Family::v6);
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
 
 class ClientPeer : public testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(tftpd_path)) GTEST_SKIP() << "tftpd-hpa is not unpacked at " << tftpd_path << " (see PEERS.md)";
-    if (::geteuid() != 0) GTEST_SKIP() << "tftpd-hpa -u root needs root";
+    if (!std::filesystem::exists(tftpd_path)) {
+      TFTP_SKIP_MISSING(std::string("tftpd-hpa is not unpacked at ") + tftpd_path + " (see PEERS.md)");
+    }
+    if (::geteuid() != 0) TFTP_SKIP_MISSING("tftpd-hpa -u root needs root");
     start(Family::v4);
   }
 
@@ -137,7 +89,7 @@ class ClientPeer : public testing::Test {
   void expect_get(std::size_t size, std::optional<std::uint16_t> block_size) {
     SCOPED_TRACE(testing::Message() << "size " << size << " blksize " << block_size.value_or(0));
     const std::string name = "get-" + std::to_string(size);
-    const std::string content = pattern_bytes(size);
+    const std::string content = pattern_text(size);
     write_file(root_ / name, content);
     const auto outcome = client::get(target(name, local_ / name), settings(block_size));
     ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
@@ -145,18 +97,18 @@ class ClientPeer : public testing::Test {
     EXPECT_EQ(outcome.bytes, size);
     EXPECT_EQ(outcome.negotiated.tsize, std::optional<std::uint64_t>(size));
     EXPECT_EQ(outcome.negotiated.block_size, block_size.value_or(512));
-    EXPECT_TRUE(read_file(local_ / name) == content) << "content differs";
+    EXPECT_TRUE(read_text(local_ / name) == content) << "content differs";
   }
 
   void expect_put(std::size_t size, std::optional<std::uint16_t> block_size) {
     SCOPED_TRACE(testing::Message() << "size " << size << " blksize " << block_size.value_or(0));
     const std::string name = "put-" + std::to_string(size) + "-" + std::to_string(block_size.value_or(0));
-    const std::string content = pattern_bytes(size);
+    const std::string content = pattern_text(size);
     write_file(local_ / name, content);
     const auto outcome = client::put(target(name, local_ / name), settings(block_size));
     ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
     EXPECT_EQ(outcome.bytes, size);
-    EXPECT_TRUE(read_file(root_ / name) == content) << "content differs";
+    EXPECT_TRUE(read_text(root_ / name) == content) << "content differs";
   }
 
   TempDir root_;
@@ -194,29 +146,29 @@ TEST_F(ClientPeer, NetasciiRoundTripsLineEnds) {
   s.mode = Mode::netascii;
   const auto got = client::get(target("text", local_ / "text"), s);
   ASSERT_EQ(got.exit, Exit::success) << got.message;
-  EXPECT_EQ(read_file(local_ / "text"), text);
+  EXPECT_EQ(read_text(local_ / "text"), text);
   const auto put = client::put(target("text-back", local_ / "text"), s);
   ASSERT_EQ(put.exit, Exit::success) << put.message;
-  EXPECT_EQ(read_file(root_ / "text-back"), text);
+  EXPECT_EQ(read_text(root_ / "text-back"), text);
 }
 
 TEST_F(ClientPeer, MissingRemoteFileIsAServerErrorAndNoFile) {
   write_file(local_ / "keep", "old");
   const auto outcome = client::get(target("no-such-file", local_ / "keep"), settings());
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("error 1"), std::string::npos) << outcome.message;
-  EXPECT_EQ(read_file(local_ / "keep"), "old");
-  EXPECT_EQ(local_.names(), std::set<std::string>{"keep"});
+  EXPECT_EQ(outcome.message, "server error 1: File not found");
+  EXPECT_EQ(read_text(local_ / "keep"), "old");
+  EXPECT_EQ(list_dir(local_.path()), std::vector<std::string>{"keep"});
 }
 
 TEST_F(ClientPeer, GetOverIpv6) {
-  if (!ipv6_loopback_works()) GTEST_SKIP() << "::1 is not available here";
+  if (!have_ipv6_loopback()) GTEST_SKIP() << "::1 is not available here";
   start(Family::v6);
-  write_file(root_ / "six", pattern_bytes(3000));
+  write_file(root_ / "six", pattern_text(3000));
   const auto outcome = client::get(
       client::Target{{"::1", server_->port()}, "six", local_ / "six", std::nullopt}, settings());
   ASSERT_EQ(outcome.exit, Exit::success) << outcome.message;
-  EXPECT_EQ(read_file(local_ / "six"), pattern_bytes(3000));
+  EXPECT_EQ(read_text(local_ / "six"), pattern_text(3000));
 }
 
 // ---- atftpd: the one Debian server that speaks windowsize (RFC 7440) --------------------------------
@@ -226,8 +178,8 @@ constexpr const char* atftpd_path = "/usr/sbin/atftpd";
 class ClientAtftpd : public testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(atftpd_path)) GTEST_SKIP() << "atftpd is not installed (apt-get install atftpd)";
-    if (::geteuid() != 0) GTEST_SKIP() << "atftpd --user root needs root";
+    if (!std::filesystem::exists(atftpd_path)) TFTP_SKIP_MISSING("atftpd is not installed (apt-get install atftpd)");
+    if (::geteuid() != 0) TFTP_SKIP_MISSING("atftpd --user root needs root");
     const std::string root = root_.path().string();
     server_.emplace(root_.path(), Family::v4, [root](std::uint16_t port) {
       return std::vector<std::string>{atftpd_path,  "--daemon", "--no-fork", "--port",  std::to_string(port),
@@ -249,18 +201,18 @@ class ClientAtftpd : public testing::Test {
 };
 
 TEST_F(ClientAtftpd, GetAndPutWithWindows) {
-  const std::string content = pattern_bytes((1U << 20U) + 7U);
+  const std::string content = pattern_text((1U << 20U) + 7U);
   write_file(root_ / "f", content);
   for (const auto& [block_size, window_size] : {std::pair<std::uint16_t, std::uint16_t>{1428, 8}, {512, 64}, {8192, 4}}) {
     SCOPED_TRACE(testing::Message() << "blksize " << block_size << " windowsize " << window_size);
     const auto got = client::get(target_at(server_->port(), "f", local_ / "f"), windowed(block_size, window_size));
     ASSERT_EQ(got.exit, Exit::success) << got.message;
     EXPECT_EQ(got.negotiated.window_size, window_size);
-    EXPECT_TRUE(read_file(local_ / "f") == content) << "downloaded bytes differ";
+    EXPECT_TRUE(read_text(local_ / "f") == content) << "downloaded bytes differ";
     const std::string back = "back-" + std::to_string(window_size);
     const auto put = client::put(target_at(server_->port(), back, local_ / "f"), windowed(block_size, window_size));
     ASSERT_EQ(put.exit, Exit::success) << put.message;
-    EXPECT_TRUE(read_file(root_ / back) == content) << "uploaded bytes differ";
+    EXPECT_TRUE(read_text(root_ / back) == content) << "uploaded bytes differ";
   }
 }
 
@@ -297,25 +249,25 @@ TEST_F(ClientOwnServer, GetAndPutEverySizeClass) {
   for (const std::size_t size : {0U, 1U, 511U, 512U, 513U, 1U << 20U}) {
     SCOPED_TRACE(testing::Message() << "size " << size);
     const std::string name = "f" + std::to_string(size);
-    write_file(root_ / name, pattern_bytes(size));
+    write_file(root_ / name, pattern_text(size));
     const auto got = get(name);
     ASSERT_EQ(got.exit, Exit::success) << got.message;
-    EXPECT_TRUE(read_file(local_ / name) == pattern_bytes(size)) << "downloaded bytes differ";
+    EXPECT_TRUE(read_text(local_ / name) == pattern_text(size)) << "downloaded bytes differ";
     const auto put = client::put(target_at(server_->port(), "up-" + name, local_ / name), {});
     ASSERT_EQ(put.exit, Exit::success) << put.message;
-    EXPECT_TRUE(read_file(root_ / ("up-" + name)) == pattern_bytes(size)) << "uploaded bytes differ";
+    EXPECT_TRUE(read_text(root_ / ("up-" + name)) == pattern_text(size)) << "uploaded bytes differ";
   }
 }
 
 TEST_F(ClientOwnServer, MoreThan65535BlocksWindowsAndNetascii) {
   start(Family::v4, {"--create"});
-  write_file(root_ / "big", pattern_bytes(65536U * 8U + 1U));
+  write_file(root_ / "big", pattern_text(65536U * 8U + 1U));
   client::Settings tiny;
   tiny.block_size = 8;
   tiny.window_size = 16;
   const auto got = get("big", tiny);
   ASSERT_EQ(got.exit, Exit::success) << got.message;
-  EXPECT_TRUE(read_file(local_ / "big") == pattern_bytes(65536U * 8U + 1U)) << "downloaded bytes differ";
+  EXPECT_TRUE(read_text(local_ / "big") == pattern_text(65536U * 8U + 1U)) << "downloaded bytes differ";
 
   const std::string text("a\nb\r\n\0c\r", 9);
   write_file(root_ / "text", text);
@@ -323,7 +275,7 @@ TEST_F(ClientOwnServer, MoreThan65535BlocksWindowsAndNetascii) {
   ascii.mode = Mode::netascii;
   const auto lines = get("text", ascii);
   ASSERT_EQ(lines.exit, Exit::success) << lines.message;
-  EXPECT_EQ(read_file(local_ / "text"), text);
+  EXPECT_EQ(read_text(local_ / "text"), text);
 }
 
 TEST_F(ClientOwnServer, RefusalsAreServerErrors) {
@@ -331,20 +283,20 @@ TEST_F(ClientOwnServer, RefusalsAreServerErrors) {
   write_file(local_ / "keep", "old");
   const auto missing = get("keep");
   EXPECT_EQ(missing.exit, Exit::server_error) << missing.message;
-  EXPECT_EQ(read_file(local_ / "keep"), "old");
+  EXPECT_EQ(read_text(local_ / "keep"), "old");
   const auto refused = client::put(target_at(server_->port(), "new", local_ / "keep"), {});
   EXPECT_EQ(refused.exit, Exit::server_error) << refused.message;  // read-only without --create
   EXPECT_FALSE(std::filesystem::exists(root_ / "new"));
-  EXPECT_EQ(local_.names(), std::set<std::string>{"keep"});
+  EXPECT_EQ(list_dir(local_.path()), std::vector<std::string>{"keep"});
 }
 
 TEST_F(ClientOwnServer, GetOverIpv6) {
-  if (!ipv6_loopback_works()) GTEST_SKIP() << "::1 is not available here";
+  if (!have_ipv6_loopback()) GTEST_SKIP() << "::1 is not available here";
   start(Family::v6, {});
-  write_file(root_ / "six", pattern_bytes(5000));
+  write_file(root_ / "six", pattern_text(5000));
   const auto got = get("six", {}, "::1");
   ASSERT_EQ(got.exit, Exit::success) << got.message;
-  EXPECT_EQ(read_file(local_ / "six"), pattern_bytes(5000));
+  EXPECT_EQ(read_text(local_ / "six"), pattern_text(5000));
 }
 #endif
 
@@ -357,63 +309,67 @@ struct Run {
   std::string err;
 };
 
-Run run_client(const TempDir& scratch, const std::string& arguments, const std::string& stdin_path = "/dev/null") {
-  const std::string out = scratch / "stdout.txt";
-  const std::string err = scratch / "stderr.txt";
-  // Run in scratch so that a LOCAL named by default lands there.
-  const std::string command = "cd " + scratch.path().string() + " && " + std::string(TFTP_CLIENT_BINARY) + " " +
-                              arguments + " <" + stdin_path + " >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
+// Runs tftp-client in scratch (a LOCAL named by default lands there) to its end; stdin_file (a few KiB: it
+// is written to the pipe before the output is read) is its standard input.
+Run run_client(const TempDir& scratch, std::vector<std::string> arguments, const std::filesystem::path& stdin_file = {}) {
+  arguments.insert(arguments.begin(), TFTP_CLIENT_BINARY);
+  ChildProcess client(Spawn{.argv = std::move(arguments),
+                            .in = stdin_file.empty() ? Stdio::null : Stdio::pipe,
+                            .out = Stdio::pipe,
+                            .err = Stdio::pipe,
+                            .directory = scratch.path()});
+  if (!stdin_file.empty()) client.write(read_text(stdin_file));
+  client.close_stdin();
   Run run;
-  run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = read_file(out);
-  run.err = read_file(err);
+  run.exit = client.wait(60s).value_or(-1);
+  run.out = client.output();
+  run.err = client.errors();
   return run;
 }
 
 TEST_F(ClientPeer, ProgramGetsToStdoutAndPutsFromStdin) {
   TempDir scratch;
-  write_file(root_ / "f", pattern_bytes(70000));
+  write_file(root_ / "f", pattern_text(70000));
   const std::string server = "127.0.0.1:" + std::to_string(server_->port());
-  const auto got = run_client(scratch, "get -q " + server + " f -");
+  const auto got = run_client(scratch, {"get", "-q", server, "f", "-"});
   EXPECT_EQ(got.exit, 0) << got.err;
-  EXPECT_TRUE(got.out == pattern_bytes(70000)) << "stdout differs";
+  EXPECT_TRUE(got.out == pattern_text(70000)) << "stdout differs";
 
-  write_file(local_ / "in", pattern_bytes(5000));
-  const auto put = run_client(scratch, "put -q - tftp://" + server + "/from%20stdin", local_ / "in");
+  write_file(local_ / "in", pattern_text(5000));
+  const auto put = run_client(scratch, {"put", "-q", "-", "tftp://" + server + "/from%20stdin"}, local_ / "in");
   EXPECT_EQ(put.exit, 0) << put.err;
-  EXPECT_TRUE(read_file(root_ / "from stdin") == pattern_bytes(5000)) << "uploaded bytes differ";
+  EXPECT_TRUE(read_text(root_ / "from stdin") == pattern_text(5000)) << "uploaded bytes differ";
 }
 
 TEST_F(ClientPeer, ProgramGetsIntoItsDefaultLocalName) {
   TempDir scratch;
-  write_file(root_ / "named.bin", pattern_bytes(999));
-  const auto got = run_client(scratch, "get -q tftp://127.0.0.1:" + std::to_string(server_->port()) + "/named.bin");
+  write_file(root_ / "named.bin", pattern_text(999));
+  const auto got = run_client(scratch, {"get", "-q", "tftp://127.0.0.1:" + std::to_string(server_->port()) + "/named.bin"});
   EXPECT_EQ(got.exit, 0) << got.err;
-  EXPECT_EQ(read_file(scratch / "named.bin"), pattern_bytes(999));
+  EXPECT_EQ(read_text(scratch / "named.bin"), pattern_text(999));
 }
 
 TEST_F(ClientPeer, ProgramExitCodes) {
   TempDir scratch;
   const std::string server = "127.0.0.1:" + std::to_string(server_->port());
-  const auto missing = run_client(scratch, "get " + server + " no-such " + (local_ / "x"));
+  const auto missing = run_client(scratch, {"get", server, "no-such", local_ / "x"});
   EXPECT_EQ(missing.exit, 1) << missing.err;
-  EXPECT_NE(missing.err.find("File not found"), std::string::npos) << missing.err;
-  EXPECT_EQ(run_client(scratch, "get").exit, 2);
-  EXPECT_EQ(run_client(scratch, "get --blksize 7 " + server + " f").exit, 2);
-  EXPECT_EQ(run_client(scratch, "fetch " + server + " f").exit, 2);
-  const auto local = run_client(scratch, "put " + server + " " + (local_ / "no-such-local"));
+  EXPECT_EQ(missing.err, "tftp-client: server error 1: File not found\n");
+  EXPECT_EQ(run_client(scratch, {"get"}).exit, 2);
+  EXPECT_EQ(run_client(scratch, {"get", "--blksize", "7", server, "f"}).exit, 2);
+  EXPECT_EQ(run_client(scratch, {"fetch", server, "f"}).exit, 2);
+  const auto local = run_client(scratch, {"put", server, local_ / "no-such-local"});
   EXPECT_EQ(local.exit, 4) << local.err;
-  UdpSocket silent(Family::v4);
-  const auto timed_out = run_client(scratch, "get -t 0.05 -r 1 127.0.0.1:" + std::to_string(silent.port()) + " f " +
-                                                 (local_ / "y"));
+  RawPeer silent;
+  const auto timed_out =
+      run_client(scratch, {"get", "-t", "0.05", "-r", "1", "127.0.0.1:" + std::to_string(silent.port()), "f", local_ / "y"});
   EXPECT_EQ(timed_out.exit, 3) << timed_out.err;
-  EXPECT_EQ(local_.names(), std::set<std::string>{});
+  EXPECT_EQ(list_dir(local_.path()), std::vector<std::string>{});
 }
 
 TEST(ClientProgram, HelpStatesTheGiveUpTime) {
   TempDir scratch;
-  const auto help = run_client(scratch, "get -t 2 -r 3 --help");
+  const auto help = run_client(scratch, {"get", "-t", "2", "-r", "3", "--help"});
   EXPECT_EQ(help.exit, 0);
   EXPECT_NE(help.out.find("exit 3 after 22.0 s of silence for -t 2 -r 3"), std::string::npos) << help.out;  // 2 + 4 + 8 + 8
   EXPECT_NE(help.out.find("5 protocol violation"), std::string::npos) << help.out;

@@ -1,10 +1,7 @@
 // The client against a scripted server on loopback that sends what no correct server sends: the exit
 // class, the packets the client sent back and the local file after each case.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-
-#include <cerrno>
 
 #include "client_test_support.hpp"
 #include "scripted_server.hpp"
@@ -32,22 +29,22 @@ client::Settings impatient() {
   return settings;
 }
 
-std::vector<Datagram> at_socket(const std::vector<Datagram>& record, std::size_t socket) {
-  std::vector<Datagram> result;
+std::vector<Arrival> at_socket(const std::vector<Arrival>& record, std::size_t socket) {
+  std::vector<Arrival> result;
   for (const auto& d : record) {
     if (d.socket == socket) result.push_back(d);
   }
   return result;
 }
 
-bool has_error(const std::vector<Datagram>& record, std::size_t socket, ErrorCode code) {
+bool has_error(const std::vector<Arrival>& record, std::size_t socket, ErrorCode code) {
   for (const auto& d : at_socket(record, socket)) {
     if (is_error(d, code)) return true;
   }
   return false;
 }
 
-std::size_t count_packets(const std::vector<Datagram>& record, const Packet& packet) {
+std::size_t count_packets(const std::vector<Arrival>& record, const Packet& packet) {
   std::size_t n = 0;
   for (const auto& d : record) n += parsed(d) == packet ? 1U : 0U;
   return n;
@@ -75,9 +72,8 @@ TEST(ClientScripted, RrqAsksForBlksizeTsizeAndWindowsizeByDefault) {
   EXPECT_EQ(parsed(record.front()),
             Packet(Rrq{"dir/f.bin", Mode::octet, {{"blksize", "1428"}, {"tsize", "0"}, {"windowsize", "8"}}}));
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("File not found"), std::string::npos) << outcome.message;
-  EXPECT_NE(outcome.message.find('1'), std::string::npos) << outcome.message;
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_EQ(outcome.message, "server error 1: File not found");
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 TEST(ClientScripted, NoOptionsSendsAPlainRfc1350Request) {
@@ -96,7 +92,7 @@ TEST(ClientScripted, NoOptionsSendsAPlainRfc1350Request) {
   ASSERT_FALSE(record.empty());
   EXPECT_EQ(parsed(record.front()), Packet(Rrq{"f", Mode::netascii, {}}));
   EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
-  EXPECT_EQ(read_file(dir / "f"), "aaa");
+  EXPECT_EQ(read_text(dir / "f"), "aaa");
   EXPECT_EQ(count_packets(at_socket(record, 1), Ack{1}), 1U);
 }
 
@@ -123,7 +119,7 @@ TEST(ClientScripted, AServerIgnoringWindowsizeGetsLockStep) {
   const auto acks = at_socket(record, 1);
   ASSERT_EQ(acks.size(), 4U);
   for (std::uint16_t n = 0; n < 4; ++n) EXPECT_EQ(parsed(acks[n]), Packet(Ack{n}));
-  EXPECT_EQ(read_file(dir / "f"), std::string(1428, 'a') + std::string(1428, 'b') + std::string(144, 'c'));
+  EXPECT_EQ(read_text(dir / "f"), std::string(1428, 'a') + std::string(1428, 'b') + std::string(144, 'c'));
 }
 
 // ---- The local file's mode -------------------------------------------------------------------------
@@ -154,7 +150,7 @@ TEST(ClientScripted, ADownloadKeepsTheFilesModeOrFollowsTheUmask) {
     ScriptedServer server(serve_one_block);
     EXPECT_EQ(client::get(target_at(server.port(), "f", dir / "old"), settings).exit, Exit::success);
     EXPECT_EQ(mode_of(dir / "old"), mode);
-    EXPECT_EQ(read_file(dir / "old"), std::string(10, 'z'));
+    EXPECT_EQ(read_text(dir / "old"), std::string(10, 'z'));
   }
   ::umask(saved);
   EXPECT_EQ(mode_of(dir / "new"), 0600U);
@@ -178,7 +174,7 @@ TEST(ClientScripted, ADownloadBeyondMaxSizeIsRefusedAndLeavesNothing) {
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::local_error) << outcome.message;
   EXPECT_TRUE(has_error(record, 1, ErrorCode::disk_full));
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 // ---- Server-controlled text -------------------------------------------------------------------------
@@ -246,7 +242,7 @@ void expect_oack_refused(const OptionList& oack) {
   EXPECT_EQ(outcome.exit, Exit::protocol_error) << outcome.message;
   EXPECT_TRUE(has_error(record, 1, ErrorCode::option_refused));
   EXPECT_EQ(count_if_opcode(record, Opcode::ack), 0U);
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 TEST(ClientScripted, UnrequestedOptionInOackIsRefusedWithError8) {
@@ -276,8 +272,8 @@ void expect_violation_after_oack(const Bytes& bad) {
   EXPECT_TRUE(has_error(record, 1, ErrorCode::illegal_operation));
   EXPECT_GE(count_packets(record, Ack{0}), 1U);  // more when the script was slower than the adaptive timeout
   EXPECT_EQ(count_packets(record, Ack{1}), 0U);
-  EXPECT_EQ(read_file(dir / "f"), "old");
-  EXPECT_EQ(dir.names(), std::set<std::string>{"f"});
+  EXPECT_EQ(read_text(dir / "f"), "old");
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"f"});
 }
 
 TEST(ClientScripted, DataLongerThanTheBlockSizeIsAProtocolViolation) { expect_violation_after_oack(data_packet(1, 513)); }
@@ -298,7 +294,7 @@ TEST(ClientScripted, TruncatedOackIsAProtocolViolation) {
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::protocol_error) << outcome.message;
   EXPECT_TRUE(has_error(record, 1, ErrorCode::illegal_operation));
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 // ---- ERROR ---------------------------------------------------------------------------------------
@@ -318,10 +314,10 @@ TEST(ClientScripted, ServerErrorMidwayLeavesTheExistingFileUntouched) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("error 0: read failed"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "server error 0: read failed");
   EXPECT_EQ(count_if_opcode(record, Opcode::error), 0U);  // an ERROR is never answered
-  EXPECT_EQ(read_file(dir / "f"), "old");
-  EXPECT_EQ(dir.names(), std::set<std::string>{"f"});
+  EXPECT_EQ(read_text(dir / "f"), "old");
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"f"});
 }
 
 TEST(ClientScripted, ErrorWithoutItsNulStillEndsWithTheServersMessage) {
@@ -333,14 +329,14 @@ TEST(ClientScripted, ErrorWithoutItsNulStillEndsWithTheServersMessage) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::server_error);
-  EXPECT_NE(outcome.message.find("no such file"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "server error 1: no such file");
   EXPECT_EQ(count_if_opcode(record, Opcode::error), 0U);
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 TEST(ClientScripted, RefusedWrqIsAServerError) {
   TempDir dir;
-  write_file(dir / "up", pattern_bytes(1000));
+  write_file(dir / "up", pattern_text(1000));
   ScriptedServer server([](ScriptedServer& s) {
     const auto wrq = s.expect(0);
     s.send(s.open_socket(), Error{ErrorCode::access_violation, "Access violation"}, wrq.from);
@@ -374,7 +370,7 @@ TEST(ClientScripted, StrangerPortMidwayGetsError5AndTheTransferGoesOn) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
-  EXPECT_EQ(read_file(dir / "f"), std::string(512, 'x') + std::string(100, 'y'));
+  EXPECT_EQ(read_text(dir / "f"), std::string(512, 'x') + std::string(100, 'y'));
   const auto to_stranger = at_socket(record, 2);
   ASSERT_EQ(to_stranger.size(), 1U);
   EXPECT_TRUE(is_error(to_stranger.front(), ErrorCode::unknown_transfer_id));
@@ -393,7 +389,7 @@ TEST(ClientScripted, ReplyFromTheListeningPortIsFollowedThere) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
-  EXPECT_EQ(read_file(dir / "f"), "qqqqq");
+  EXPECT_EQ(read_text(dir / "f"), "qqqqq");
   EXPECT_EQ(count_packets(at_socket(record, 0), Ack{1}), 1U);
 }
 
@@ -407,7 +403,7 @@ TEST(ClientScripted, SilentServerTimesOutAfterOneRequestPerRetry) {
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::timed_out) << outcome.message;
   EXPECT_EQ(count_if_opcode(record, Opcode::rrq), 1U + settings.retries);
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 TEST(ClientScripted, SilenceMidwayTimesOutAndKeepsNoFile) {
@@ -427,7 +423,7 @@ TEST(ClientScripted, SilenceMidwayTimesOutAndKeepsNoFile) {
   const auto acks = count_packets(at_socket(record, 1), Ack{1});
   EXPECT_GE(acks, 1U + settings.retries);
   EXPECT_LE(acks, 4U);  // at 0, 50, 150 and 350 ms at most
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 TEST(ClientScripted, GiveUpTimeFollowsTheBackoff) {
@@ -444,23 +440,20 @@ TEST(ClientScripted, GiveUpTimeFollowsTheBackoff) {
 // ---- Local failures before any packet ----------------------------------------------------------
 
 // Loopback delivers within sendto, so an empty queue after the call means nothing was sent.
-bool nothing_arrived(const UdpSocket& socket) {
-  std::byte buffer[16];
-  return ::recv(socket.fd(), buffer, sizeof(buffer), MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
+bool nothing_arrived(const RawPeer& socket) { return !socket.receive(std::chrono::milliseconds(0)); }
 
 TEST(ClientScripted, PutOfAMissingFileExits4BeforeAnyPacket) {
   TempDir dir;
-  UdpSocket listener(Family::v4);
+  RawPeer listener;
   const auto outcome = client::put(target_at(listener.port(), "r", dir / "missing"), patient());
   EXPECT_EQ(outcome.exit, Exit::local_error);
-  EXPECT_NE(outcome.message.find("missing"), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message, "cannot read \"" + (dir / "missing").string() + "\": No such file or directory");
   EXPECT_TRUE(nothing_arrived(listener));
 }
 
 TEST(ClientScripted, PutOfADirectoryExits4BeforeAnyPacket) {
   TempDir dir;
-  UdpSocket listener(Family::v4);
+  RawPeer listener;
   const auto outcome = client::put(target_at(listener.port(), "r", dir.path().string()), patient());
   EXPECT_EQ(outcome.exit, Exit::local_error);
   EXPECT_TRUE(nothing_arrived(listener));
@@ -468,11 +461,11 @@ TEST(ClientScripted, PutOfADirectoryExits4BeforeAnyPacket) {
 
 TEST(ClientScripted, GetIntoAMissingDirectoryExits4BeforeAnyPacket) {
   TempDir dir;
-  UdpSocket listener(Family::v4);
+  RawPeer listener;
   const auto outcome = client::get(target_at(listener.port(), "f", dir / "no/such/dir/f"), patient());
   EXPECT_EQ(outcome.exit, Exit::local_error);
   EXPECT_TRUE(nothing_arrived(listener));
-  EXPECT_TRUE(dir.names().empty());
+  EXPECT_TRUE(list_dir(dir.path()).empty());
 }
 
 // ---- stdout -------------------------------------------------------------------------------------
@@ -529,9 +522,8 @@ TEST(ClientScripted, TsizeThatDisagreesWithTheBytesIsReported) {
   const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), patient());
   server.finish();
   EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
-  ASSERT_TRUE(outcome.warning.has_value());
-  EXPECT_NE(outcome.warning->find("10"), std::string::npos) << *outcome.warning;
-  EXPECT_EQ(read_file(dir / "f"), "kkkk");
+  EXPECT_EQ(outcome.warning, std::optional<std::string>("the server announced 10 bytes (tsize) but sent 4"));
+  EXPECT_EQ(read_text(dir / "f"), "kkkk");
 }
 
 }  // namespace

@@ -7,55 +7,29 @@
 // The script runs on its own thread; its receive() waits at most a safety bound so that a broken client
 // fails the test instead of hanging it (a bound, not a timing assertion).
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/raw_peer.hpp"
 #include "tftp/codec.hpp"
 #include "tftp/packet.hpp"
 
 namespace tftp::test {
 
-using Bytes = std::vector<std::byte>;
-
-enum class Family { v4, v6 };
-
-// A UDP socket bound to 127.0.0.1 or ::1, port 0.
-class UdpSocket {
- public:
-  explicit UdpSocket(Family family);
-  UdpSocket(UdpSocket&& other) noexcept;
-  UdpSocket& operator=(UdpSocket&&) = delete;
-  UdpSocket(const UdpSocket&) = delete;
-  ~UdpSocket();
-
-  std::uint16_t port() const { return port_; }
-  int fd() const { return fd_; }
-  void send_to(std::span<const std::byte> bytes, const sockaddr_storage& peer) const;
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+// A datagram the client sent, and the script socket it arrived at (0 is the listening socket).
+struct Arrival : Datagram {
+  std::size_t socket = 0;
 };
 
-struct Datagram {
-  Bytes bytes;
-  sockaddr_storage from{};
-  std::size_t socket = 0;  // index of the script socket it arrived at: 0 is the listening socket
-};
-
-Bytes encoded(const Packet& packet);
 Bytes data_packet(std::uint16_t block, std::size_t size, std::uint8_t fill = 'x');
-std::uint16_t port_of(const sockaddr_storage& address);
 
 class ScriptedServer {
  public:
@@ -66,32 +40,33 @@ class ScriptedServer {
   ScriptedServer(const ScriptedServer&) = delete;
   ScriptedServer& operator=(const ScriptedServer&) = delete;
 
-  std::uint16_t port() const { return sockets_.front().port(); }
+  std::uint16_t port() const { return port_; }
 
   // Stops the recorder and returns everything the client sent, in arrival order.
-  std::vector<Datagram> finish();
+  std::vector<Arrival> finish();
 
   // ---- for scripts ----
   // Opens another socket (a transfer ID); returns its index.
   std::size_t open_socket();
-  std::uint16_t port_of_socket(std::size_t socket) const { return sockets_.at(socket).port(); }
+  std::uint16_t port_of_socket(std::size_t socket) const { return sockets_.at(socket)->port(); }
   // The next datagram that arrives at the given socket. When none comes within the safety bound, or the
   // test has finished, the script ends there (the record shows what did arrive).
-  Datagram expect(std::size_t socket);
+  Arrival expect(std::size_t socket);
   void send(std::size_t socket, std::span<const std::byte> bytes, const sockaddr_storage& to);
   void send(std::size_t socket, const Packet& packet, const sockaddr_storage& to) { send(socket, encoded(packet), to); }
 
  private:
   void run(const Script& script);
   void record_until_stopped();
-  std::optional<Datagram> receive(std::size_t socket, int flags);
-  std::optional<Datagram> wait_for(std::optional<std::size_t> socket, std::chrono::milliseconds bound);
+  std::optional<Arrival> receive(std::size_t socket);
+  std::optional<Arrival> wait_for(std::optional<std::size_t> socket, std::chrono::milliseconds bound);
 
   Family family_;
-  std::vector<UdpSocket> sockets_;
+  std::vector<std::unique_ptr<RawPeer>> sockets_;  // touched by the script's thread only, after construction
+  std::uint16_t port_ = 0;
   int stop_fd_ = -1;
   std::mutex mutex_;
-  std::vector<Datagram> record_;
+  std::vector<Arrival> record_;
   std::thread thread_;
   bool finished_ = false;
 };
@@ -99,6 +74,6 @@ class ScriptedServer {
 // Views on a record.
 std::optional<Packet> parsed(const Datagram& datagram);
 bool is_error(const Datagram& datagram, ErrorCode code);
-std::size_t count_if_opcode(const std::vector<Datagram>& record, Opcode opcode);
+std::size_t count_if_opcode(const std::vector<Arrival>& record, Opcode opcode);
 
 }  // namespace tftp::test

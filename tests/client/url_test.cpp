@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tftp/url.hpp"
 
@@ -93,19 +95,36 @@ TEST(TftpUrl, RefusesBadUrls) {
   EXPECT_EQ(error_of(parse_tftp_url("tftp://h/a;mode=octet;x")), UrlError::bad_mode);
 }
 
-TEST(TftpUrl, EveryPrefixOfAValidUrlIsHandled) {
+std::string describe_parsed(const Parsed<TftpUrl>& parsed) {
+  if (const auto* error = std::get_if<UrlError>(&parsed)) return std::string(describe(*error));
+  const auto& value = std::get<TftpUrl>(parsed);
+  return value.server.host + ":" + std::to_string(value.server.port) + " \"" + value.file + "\"" +
+         (value.mode ? (*value.mode == Mode::netascii ? " netascii" : " octet") : "");
+}
+
+// Each prefix of a valid URL is exactly one of: a URL of its own (once a file name has begun) or the error
+// that names what is still missing.
+TEST(TftpUrl, EveryPrefixOfAValidUrlIsExactlyWhatItSays) {
   const std::string text = "tftp://[::1]:6969/dir/a%20b;mode=netascii";
-  const auto file_start = text.find("/dir") + 1;
-  for (std::size_t n = 0; n < text.size(); ++n) {
-    auto parsed = parse_tftp_url(std::string_view(text).substr(0, n));
-    if (n <= file_start) {
-      EXPECT_TRUE(std::holds_alternative<UrlError>(parsed)) << n;
-    } else if (const auto* value = std::get_if<TftpUrl>(&parsed)) {
-      EXPECT_EQ(value->server, (HostPort{"::1", 6969}));
-      EXPECT_FALSE(value->file.empty());
-    }
+  const auto file = [](std::string name) -> Parsed<TftpUrl> { return TftpUrl{{"::1", 6969}, std::move(name), std::nullopt}; };
+  std::vector<Parsed<TftpUrl>> expected;                           // for the prefix of n bytes, n = 0 ... size
+  expected.insert(expected.end(), 7, UrlError::not_tftp_url);      // "" ... "tftp:/"
+  expected.push_back(UrlError::empty_host);                        // "tftp://"
+  expected.insert(expected.end(), 4, UrlError::bad_ipv6_literal);  // "tftp://[" ... "tftp://[::1"
+  expected.insert(expected.end(), 7, UrlError::missing_file);      // "tftp://[::1]" ... "tftp://[::1]:6969/"
+  for (const char* name : {"d", "di", "dir", "dir/", "dir/a"}) expected.push_back(file(name));
+  expected.insert(expected.end(), 2, UrlError::bad_escape);        // ".../a%", ".../a%2"
+  expected.push_back(file("dir/a "));
+  expected.push_back(file("dir/a b"));
+  expected.insert(expected.end(), 13, UrlError::bad_mode);         // ".../a%20b;" ... ";mode=netasci"
+  expected.push_back(TftpUrl{{"::1", 6969}, "dir/a b", Mode::netascii});
+  ASSERT_EQ(expected.size(), text.size() + 1);
+  for (std::size_t n = 0; n <= text.size(); ++n) {
+    const auto prefix = std::string_view(text).substr(0, n);
+    const auto parsed = parse_tftp_url(prefix);
+    EXPECT_TRUE(parsed == expected[n]) << "\"" << prefix << "\": " << describe_parsed(parsed) << ", expected "
+                                       << describe_parsed(expected[n]);
   }
-  EXPECT_EQ(url(text), (TftpUrl{{"::1", 6969}, "dir/a b", Mode::netascii}));
 }
 
 TEST(PercentDecode, Table) {

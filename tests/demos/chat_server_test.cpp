@@ -3,22 +3,17 @@
 // (a frame, an end of stream) with a deadline.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <deque>
 #include <map>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/write.hpp>
-#include <stdlib.h>
 
 #include "chat_client.hpp"
 #include "chat_protocol.hpp"
@@ -26,6 +21,9 @@
 #include "framed_stream.hpp"
 #include "json_header.hpp"
 #include "loopback.hpp"
+#include "support/files.hpp"
+#include "support/pattern.hpp"
+#include "support/temp_dir.hpp"
 
 namespace demos::test {
 namespace {
@@ -123,36 +121,15 @@ class Peer {
   std::error_code end_reason_;
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tftp-demos-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    fs::create_directory(path_ / "files");
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path files() const { return path_ / "files"; }
+using tftp::test::list_dir;
+using tftp::test::read_text;
+using tftp::test::write_file;
 
- private:
-  fs::path path_;
+// A scratch directory with the server's files/ directory in it.
+struct ChatDir : tftp::test::TempDir {
+  ChatDir() { fs::create_directory(files()); }
+  fs::path files() const { return path() / "files"; }
 };
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::vector<std::string> names_in(const fs::path& directory) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 class ChatServerTest : public ::testing::Test {
  protected:
@@ -290,7 +267,7 @@ TEST_F(ChatServerTest, AFrameLongerThan64KiBDisconnectsThatClientOnly) {
 }
 
 TEST_F(ChatServerTest, AFileSentByTheClientIsStoredByteForByteAndAnnounced) {
-  TempDir dir;
+  ChatDir dir;
   ChatServerConfig config;
   config.files = dir.files();
   start(config);
@@ -305,29 +282,27 @@ TEST_F(ChatServerTest, AFileSentByTheClientIsStoredByteForByteAndAnnounced) {
 
   // A name that is not UTF-8 cannot be put in the JSON header: the client says so and sends nothing.
   const auto latin1 = dir.path() / "caf\xE9.bin";
-  std::ofstream(latin1) << "x";
+  write_file(latin1, "x");
   alice.submit("/send " + latin1.string());
 
   // Three and a bit data frames, every byte value.
-  std::string content(3 * file_chunk + 17, '\0');
-  std::mt19937 random(42);
-  for (char& c : content) c = static_cast<char>(random() & 0xFFU);
+  const std::string content = tftp::test::pattern_text(3 * file_chunk + 17);
   const auto source = dir.path() / "report.bin";
-  std::ofstream(source, std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
+  write_file(source, content);
 
   const auto size = std::to_string(content.size());
   alice.submit("/send " + source.string());
   EXPECT_EQ(bob->next_text(), "* alice sent file report.bin (" + size + " bytes)");
-  EXPECT_EQ(read_file(dir.files() / "report.bin"), content);
-  EXPECT_EQ(names_in(dir.files()), std::vector<std::string>{"report.bin"}) << "a temporary file was left behind";
+  EXPECT_EQ(read_text(dir.files() / "report.bin"), content);
+  EXPECT_EQ(list_dir(dir.files()), std::vector<std::string>{"report.bin"}) << "a temporary file was left behind";
 
   // The same name again: refused, and the stored file stays as it was.
-  std::ofstream(source, std::ios::binary) << "other bytes";
+  write_file(source, "other bytes");
   alice.submit("/send " + source.string());
   alice.submit("after");
   EXPECT_EQ(bob->next_text(), "alice: after");
-  EXPECT_EQ(read_file(dir.files() / "report.bin"), content);
-  EXPECT_EQ(names_in(dir.files()), std::vector<std::string>{"report.bin"});
+  EXPECT_EQ(read_text(dir.files() / "report.bin"), content);
+  EXPECT_EQ(list_dir(dir.files()), std::vector<std::string>{"report.bin"});
 
   alice.end_of_input();
   ASSERT_TRUE(run_until(io_, [&] { return status.has_value(); }));
@@ -347,7 +322,7 @@ TEST_F(ChatServerTest, AFileSentByTheClientIsStoredByteForByteAndAnnounced) {
 }
 
 TEST_F(ChatServerTest, AFileNameWithADirectoryPartIsRefusedAndTheClientStays) {
-  TempDir dir;
+  ChatDir dir;
   ChatServerConfig config;
   config.files = dir.files();
   start(config);
@@ -359,12 +334,12 @@ TEST_F(ChatServerTest, AFileNameWithADirectoryPartIsRefusedAndTheClientStays) {
   }
   mallory->send(MessageType::text, "/who");
   EXPECT_EQ(mallory->next_text(), "Online: mallory");
-  EXPECT_TRUE(names_in(dir.files()).empty());
-  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"files"});
+  EXPECT_TRUE(list_dir(dir.files()).empty());
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"files"});
 }
 
 TEST_F(ChatServerTest, MoreFileBytesThanAnnouncedCloseTheConnection) {
-  TempDir dir;
+  ChatDir dir;
   ChatServerConfig config;
   config.files = dir.files();
   start(config);
@@ -373,7 +348,7 @@ TEST_F(ChatServerTest, MoreFileBytesThanAnnouncedCloseTheConnection) {
   mallory->send(MessageType::file_data, "abc");
   EXPECT_EQ(mallory->next_error(), "more bytes than the header announced");
   EXPECT_TRUE(mallory->wait_closed());
-  EXPECT_TRUE(names_in(dir.files()).empty());
+  EXPECT_TRUE(list_dir(dir.files()).empty());
 }
 
 // ---- Limits against abuse ----------------------------------------------------------------------------
@@ -411,7 +386,7 @@ TEST_F(ChatServerTest, AClientThatSendsNothingIsDroppedAfterTheIdleTimeout) {
 
 // Files stored together stay within the quota: one more is refused, and the client stays connected.
 TEST_F(ChatServerTest, FilesBeyondTheQuotaAreRefused) {
-  TempDir dir;
+  ChatDir dir;
   ChatServerConfig config;
   config.files = dir.files();
   config.files_quota = 1000;
@@ -427,7 +402,7 @@ TEST_F(ChatServerTest, FilesBeyondTheQuotaAreRefused) {
   EXPECT_EQ(alice->next_error(), "file b.bin refused: the server's space for files is used up");
   send_file("c.bin", 400);
   EXPECT_EQ(alice->next_text(), "Stored c.bin (400 bytes)");
-  EXPECT_EQ(names_in(dir.files()), (std::vector<std::string>{"a.bin", "c.bin"}));
+  EXPECT_EQ(list_dir(dir.files()), (std::vector<std::string>{"a.bin", "c.bin"}));
 }
 
 TEST_F(ChatServerTest, EchoModeAnswersHelloToThatClientAlone) {

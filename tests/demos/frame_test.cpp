@@ -6,18 +6,18 @@
 #include <vector>
 
 #include "frame.hpp"
+#include "support/bytes.hpp"
 
 namespace demos {
 namespace {
 
-std::span<const std::byte> bytes_of(std::string_view s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
-
-std::string text_of(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+using tftp::test::byte_view;
+using tftp::test::text_of;
 
 std::vector<std::byte> stream_of(const std::vector<std::string>& payloads) {
   std::vector<std::byte> out;
   for (const auto& p : payloads) {
-    auto frame = encode_frame(bytes_of(p));
+    auto frame = encode_frame(byte_view(p));
     EXPECT_TRUE(frame.has_value());
     out.insert(out.end(), frame->begin(), frame->end());
   }
@@ -39,7 +39,7 @@ std::vector<std::byte> raw(std::initializer_list<int> values) {
 const std::vector<std::string> sample = {"hello", "", std::string(300, 'x'), "a", std::string("\0\1\2", 3)};
 
 TEST(FrameEncode, HeaderIsBigEndianLength) {
-  auto frame = encode_frame(bytes_of("abc"));
+  auto frame = encode_frame(byte_view("abc"));
   ASSERT_TRUE(frame);
   EXPECT_EQ(*frame, (std::vector<std::byte>{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{3},
                                             std::byte{'a'}, std::byte{'b'}, std::byte{'c'}}));
@@ -50,9 +50,9 @@ TEST(FrameEncode, HeaderIsBigEndianLength) {
 
 TEST(FrameEncode, RefusesPayloadAboveLimit) {
   const std::string big(max_frame_payload + 1, 'x');
-  EXPECT_FALSE(encode_frame(bytes_of(big)));
-  EXPECT_TRUE(encode_frame(bytes_of(std::string_view(big).substr(1))));
-  EXPECT_FALSE(encode_frame(bytes_of("abcd"), 3));
+  EXPECT_FALSE(encode_frame(byte_view(big)));
+  EXPECT_TRUE(encode_frame(byte_view(std::string_view(big).substr(1))));
+  EXPECT_FALSE(encode_frame(byte_view("abcd"), 3));
 }
 
 TEST(FrameDecoder, ManyFramesInOneRead) {

@@ -28,13 +28,13 @@ asio::awaitable<void> read_all(FrameReader& reader, Received& out) {
       out.end = error;
       co_return;
     }
-    out.frames.push_back(text(payload));
+    out.frames.push_back(text_of(payload));
   }
 }
 
 asio::awaitable<void> write_all(asio::ip::tcp::socket& socket, const std::vector<std::string>& frames) {
   for (const auto& frame : frames) {
-    const auto error = co_await write_frame(socket, bytes(frame));
+    const auto error = co_await write_frame(socket, byte_view(frame));
     EXPECT_FALSE(error) << error.message();
   }
   socket.shutdown(asio::ip::tcp::socket::shutdown_send);
@@ -91,7 +91,7 @@ TEST(FramedStream, APayloadTooLargeForAFrameIsNotWritten) {
   auto [client, server] = tcp_pair(io);
   const std::string big(max_frame_payload + 1, 'x');
   std::optional<std::error_code> result;
-  asio::co_spawn(io, write_frame(client, bytes(big)), [&](std::exception_ptr, std::error_code ec) { result = ec; });
+  asio::co_spawn(io, write_frame(client, byte_view(big)), [&](std::exception_ptr, std::error_code ec) { result = ec; });
   ASSERT_TRUE(run_until(io, [&] { return result.has_value(); }));
   EXPECT_EQ(*result, make_error_code(frame_errc::payload_too_large));
   EXPECT_EQ(server.available(), 0U);

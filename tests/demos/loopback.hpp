@@ -11,7 +11,12 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "support/bytes.hpp"
+
 namespace demos::test {
+
+using tftp::test::byte_view;
+using tftp::test::text_of;
 
 inline constexpr std::chrono::seconds event_limit{10};
 
@@ -33,14 +38,6 @@ inline std::pair<asio::ip::tcp::socket, asio::ip::tcp::socket> tcp_pair(asio::io
   asio::ip::tcp::socket client(io);
   client.connect(acceptor.local_endpoint());  // completes from the listen backlog before accept
   return {std::move(client), acceptor.accept()};
-}
-
-inline std::span<const std::byte> bytes(std::string_view text) {
-  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
-}
-
-inline std::string text(std::span<const std::byte> data) {
-  return {reinterpret_cast<const char*>(data.data()), data.size()};
 }
 
 }  // namespace demos::test

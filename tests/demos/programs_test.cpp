@@ -4,20 +4,31 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
-#include "child_process.hpp"
 #include "loopback.hpp"
+#include "support/child_process.hpp"
 #include "tftp/asio/endpoint.hpp"
 
 namespace demos::test {
 namespace {
 
 using asio::ip::udp;
+using tftp::test::ChildProcess;
+using tftp::test::Spawn;
+using tftp::test::Stdio;
 
 std::string program(const std::string& name) { return std::string(DEMO_BIN_DIR) + "/" + name; }
+
+// A demo program whose stdin and stdout are pipes to the test; it runs once constructed (else it throws).
+class Child : public ChildProcess {
+ public:
+  explicit Child(std::vector<std::string> argv)
+      : ChildProcess(Spawn{.argv = std::move(argv), .in = Stdio::pipe, .out = Stdio::pipe}) {}
+};
 
 // The ADDR:PORT of a program's "listening on ADDR:PORT" line.
 std::string listening_address(Child& child) {
@@ -34,7 +45,6 @@ std::string port_of(const std::string& address) { return address.substr(address.
 
 TEST(Programs, UdpEchoSendPrintsEachReplyAndExitsZero) {
   Child server({program("udp-echo"), "serve", "127.0.0.1:0"});
-  ASSERT_TRUE(server.started());
   const auto address = listening_address(server);
   Child client({program("udp-echo"), "send", address});
   client.write("one\ntwo words\n");

@@ -10,10 +10,12 @@
 
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "support/bytes.hpp"
+#include "support/files.hpp"
+#include "support/pattern.hpp"
+#include "support/temp_dir.hpp"
 #include "tftp/posix/file_io.hpp"
 
 namespace tftp::posix {
@@ -21,43 +23,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test::byte_view;
+using test::pattern_text;
+using test::text_of;
+
 class FileIoTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/tftp-fileio-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(path(name), std::ios::binary) << content;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(path(name), std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
+  void write(const std::string& name, const std::string& content) const { test::write_file(path(name), content); }
+  std::string read(const std::string& name) const { return test::read_text(path(name)); }
   UniqueFd open_read(const std::string& name) const { return UniqueFd(::open(path(name).c_str(), O_RDONLY | O_CLOEXEC)); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  std::vector<std::string> entries() const { return test::list_dir(dir_.path()); }
 
-  fs::path dir_;
+  test::TempDir dir_;
 };
-
-std::string text(std::span<const std::byte> bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
-
-std::span<const std::byte> bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
 std::string read_block(FileSource& source, std::uint64_t index, std::size_t block_size) {
   std::vector<std::byte> out(block_size);
   const auto read = source.read_block(index, out);
   EXPECT_TRUE(std::holds_alternative<std::size_t>(read));
-  return text(std::span(out).first(std::get<std::size_t>(read)));
+  return text_of(std::span(out).first(std::get<std::size_t>(read)));
 }
 
 TEST_F(FileIoTest, OctetSourceReadsBlocksAtTheirOffsets) {
@@ -70,17 +55,10 @@ TEST_F(FileIoTest, OctetSourceReadsBlocksAtTheirOffsets) {
   EXPECT_EQ(read_block(source, 3, 8), "");
 }
 
-// Bytes 0..size-1 as a pattern that tells every offset apart within a block's reach.
-std::string pattern(std::size_t size) {
-  std::string s(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 7 + i / 251) & 0xFF);
-  return s;
-}
-
 TEST_F(FileIoTest, SmallBlocksComeFromTheReadAheadExactly) {
   // 512-byte blocks read ahead 32 at a time (16 KiB): forward, back into an older chunk (a window
   // retransmitted), the partial last block, past the end; and 1468-byte blocks, whose chunks hold 11.
-  const std::string content = pattern(3 * 16384 + 700);
+  const std::string content = pattern_text(3 * 16384 + 700);
   write("f", content);
   FileSource source(open_read("f"), Mode::octet);
   for (const std::uint64_t i : {0U, 1U, 31U, 32U, 33U, 5U, 63U, 64U, 95U, 96U, 97U, 2U}) {
@@ -99,11 +77,11 @@ TEST_F(FileIoTest, SinkGathersSmallBlocksInOrderAndLargeOnesPassThrough) {
   auto file = AtomicFile::create(path("dest"), {}, ec);
   ASSERT_FALSE(ec);
   FileSink sink(file, Mode::octet);
-  const std::string content = pattern(100 * 512 + 9000 + 3 * 512 + 17);
+  const std::string content = pattern_text(100 * 512 + 9000 + 3 * 512 + 17);
   std::size_t at = 0;
   std::uint64_t index = 0;
   auto feed = [&](std::size_t size) {
-    EXPECT_FALSE(sink.write_block(index++, bytes(content.substr(at, size))));
+    EXPECT_FALSE(sink.write_block(index++, byte_view(content.substr(at, size))));
     at += size;
   };
   for (int i = 0; i < 100; ++i) feed(512);  // more than one 32 KiB gather
@@ -123,14 +101,14 @@ TEST_F(FileIoTest, HeldLargeBlocksAreWrittenAfterwardsInOrder) {
   ASSERT_FALSE(ec);
   FileSink sink(file, Mode::octet);
   sink.hold_large_blocks(true);
-  const std::string content = pattern(3 * 9000 + 512 + 100);
+  const std::string content = pattern_text(3 * 9000 + 512 + 100);
   const auto written = [&] {
     struct stat st {};
     ::fstat(file.fd(), &st);
     return static_cast<std::uintmax_t>(st.st_size);
   };
   // Held bytes are not copied: every block is a view into content, which outlives the sink's use of it.
-  const auto slice = [&](std::size_t at, std::size_t size) { return bytes(content).subspan(at, size); };
+  const auto slice = [&](std::size_t at, std::size_t size) { return byte_view(content).subspan(at, size); };
   EXPECT_FALSE(sink.write_block(0, slice(0, 9000)));
   EXPECT_EQ(written(), 0U);  // held: the driver writes it after sending the ACK
   EXPECT_FALSE(sink.write_held());
@@ -155,14 +133,14 @@ TEST_F(FileIoTest, AFailedHeldWriteIsError3AndLeavesNothing) {
   ASSERT_FALSE(ec);
   FileSink sink(file, Mode::octet);
   sink.hold_large_blocks(true);
-  const std::string block = pattern(20000);
+  const std::string block = pattern_text(20000);
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
   const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
   rlimit small = saved;
   small.rlim_cur = 10000;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto accepted = sink.write_block(0, bytes(block));
+  const auto accepted = sink.write_block(0, byte_view(block));
   const auto failed = sink.write_held();
   ::setrlimit(RLIMIT_FSIZE, &saved);
   std::signal(SIGXFSZ, old_handler);
@@ -203,7 +181,7 @@ TEST_F(FileIoTest, CommitRenamesIntoPlace) {
   std::error_code ec;
   auto file = AtomicFile::create(path("dest"), {}, ec);
   ASSERT_FALSE(ec) << ec.message();
-  ASSERT_FALSE(file.write(bytes("new content")));
+  ASSERT_FALSE(file.write(byte_view("new content")));
   EXPECT_EQ(read("dest"), "old");  // untouched until the commit
   EXPECT_EQ(entries(), std::vector<std::string>{"dest"});  // the new file has no name yet (O_TMPFILE)
   EXPECT_TRUE(file.temp_name().empty());
@@ -226,7 +204,7 @@ TEST_F(FileIoTest, StaleTemporariesAreRecognisedAndRemovedBeneathADirectory) {
   fs::create_directories(dir_ / "sub" / "deeper");
   write("sub/deeper/.b.tftp-ZZZZZZ000000", "stale");
   fs::create_directory_symlink(dir_ / "sub", dir_ / "link");  // not followed: the file is counted once
-  const UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd dir(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   EXPECT_EQ(remove_stale_temporaries(dir.get()), 2U);
   EXPECT_EQ(entries(), (std::vector<std::string>{".keep.tftp-short", "link", "sub"}));
   EXPECT_TRUE(fs::is_empty(dir_ / "sub" / "deeper"));
@@ -238,7 +216,7 @@ TEST_F(FileIoTest, WithoutCommitNothingIsLeft) {
     std::error_code ec;
     auto file = AtomicFile::create(path("dest"), {}, ec);
     ASSERT_FALSE(ec);
-    ASSERT_FALSE(file.write(bytes("partial")));
+    ASSERT_FALSE(file.write(byte_view("partial")));
   }
   EXPECT_EQ(entries(), std::vector<std::string>{"dest"});
   EXPECT_EQ(read("dest"), "old");
@@ -270,8 +248,8 @@ TEST_F(FileIoTest, SinkDecodesNetasciiAndCommitsOnFinish) {
   auto file = AtomicFile::create(path("t"), {}, ec);
   ASSERT_FALSE(ec);
   FileSink sink(file, Mode::netascii);
-  EXPECT_FALSE(sink.write_block(0, bytes(std::string("a\r\nb\r", 5))));
-  EXPECT_FALSE(sink.write_block(1, bytes(std::string("\0c\r", 3))));
+  EXPECT_FALSE(sink.write_block(0, byte_view(std::string("a\r\nb\r", 5))));
+  EXPECT_FALSE(sink.write_block(1, byte_view(std::string("\0c\r", 3))));
   EXPECT_FALSE(sink.finish());
   EXPECT_EQ(read("t"), "a\nb\rc\r");
   EXPECT_EQ(entries(), std::vector<std::string>{"t"});
@@ -283,8 +261,8 @@ TEST_F(FileIoTest, SinkBeyondTheLimitSendsError3AndLeavesNothing) {
   auto file = AtomicFile::create(path("dest"), {}, ec);
   ASSERT_FALSE(ec);
   FileSink sink(file, Mode::octet, 10);
-  EXPECT_FALSE(sink.write_block(0, bytes("12345678")));
-  const auto error = sink.write_block(1, bytes("901"));
+  EXPECT_FALSE(sink.write_block(0, byte_view("12345678")));
+  const auto error = sink.write_block(1, byte_view("901"));
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, ErrorCode::disk_full);
   EXPECT_EQ(sink.failure(), std::errc::file_too_large);

@@ -33,11 +33,7 @@ std::optional<Error> error_in(const WireDatagram& d) {
   return std::nullopt;
 }
 
-std::vector<std::byte> bytes_of(const Packet& packet) {
-  std::vector<std::byte> buffer(transmit_buffer_size);
-  buffer.resize(*encode(packet, buffer));
-  return buffer;
-}
+using test::encoded;
 
 TEST(Endpoint, ManyClientsDownloadExactBytes) {
   Network net(config_with());
@@ -321,7 +317,7 @@ TEST(Endpoint, RefusalsComeFromTheListeningSocketWithTheirErrors) {
   Network net(config);
   auto& missing = net.get(at(0x0a110001, 1000), "missing");
   auto& upload = net.put(at(0x0a110002, 1000), "x", pattern(10));
-  auto truncated = bytes_of(Rrq{"f", Mode::octet, {}});
+  auto truncated = encoded(Rrq{"f", Mode::octet, {}});
   truncated.resize(4);  // no mode
   net.inject(at(0x0a110003, 1000), server_port, truncated);
   ASSERT_TRUE(net.run());

@@ -17,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "support/pattern.hpp"
 #include "tftp/codec.hpp"
 #include "tftp/transfer.hpp"
 
@@ -196,23 +197,18 @@ class Link {
   std::uint64_t lost_ = 0;
 };
 
-// Bytes 0, 1, 2, ... 250, 0, 1, ...: a pattern that shows a shifted or repeated block.
-inline std::byte pattern_at(std::uint64_t offset) { return static_cast<std::byte>(offset % 251); }
+// The contents the machine tests move: the test pattern (support/pattern.hpp).
+using test::pattern;
 
-inline std::vector<std::byte> pattern(std::size_t size) {
-  std::vector<std::byte> bytes(size);
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = pattern_at(i);
-  return bytes;
-}
-
-// The pattern as a source of any size, generated block by block: a rollover-sized file without the memory.
+// The pattern as a source of any size, generated block by block: a rollover-sized
+// file without the memory.
 class PatternSource final : public BlockSource {
  public:
   explicit PatternSource(std::uint64_t size) : size_(size) {}
   BlockRead read_block(std::uint64_t index, std::span<std::byte> out) override {
     const std::uint64_t offset = index * out.size();
     const std::size_t n = offset >= size_ ? 0 : static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset));
-    for (std::size_t i = 0; i < n; ++i) out[i] = pattern_at(offset + i);
+    test::fill_pattern(out.first(n), offset);
     return n;
   }
 
@@ -226,10 +222,10 @@ class PatternCheckSink final : public BlockSink {
   std::optional<Error> write_block(std::uint64_t index, std::span<const std::byte> bytes) override {
     if (index != blocks_) ordered_ = false;
     ++blocks_;
-    for (const std::byte b : bytes) {
-      if (b != pattern_at(size_)) ++mismatches_;
-      ++size_;
-    }
+    expected_.resize(bytes.size());
+    test::fill_pattern(expected_, size_);
+    for (std::size_t i = 0; i < bytes.size(); ++i) mismatches_ += bytes[i] != expected_[i] ? 1U : 0U;
+    size_ += bytes.size();
     return std::nullopt;
   }
   std::uint64_t size() const { return size_; }
@@ -241,6 +237,7 @@ class PatternCheckSink final : public BlockSink {
   std::uint64_t blocks_ = 0;
   std::uint64_t mismatches_ = 0;
   bool ordered_ = true;
+  std::vector<std::byte> expected_;
 };
 
 }  // namespace tftp::sim

@@ -8,6 +8,7 @@
 
 #include "sim_link.hpp"
 #include "tftp/options.hpp"
+#include "wire.hpp"
 
 namespace tftp {
 namespace {
@@ -16,45 +17,13 @@ using namespace std::chrono_literals;
 
 const TimePoint t0{};
 
-std::vector<std::byte> bytes(std::string_view text) {
-  std::vector<std::byte> out(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) out[i] = static_cast<std::byte>(text[i]);
-  return out;
-}
-
-std::string as_text(std::span<const std::byte> data) {
-  std::string out(data.size(), '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) out[i] = static_cast<char>(data[i]);
-  return out;
-}
-
-// Everything a machine has to send now, each datagram as a string of bytes.
-template <class Machine>
-std::vector<std::string> drain(Machine& machine) {
-  std::vector<std::byte> buffer(transmit_buffer_size);
-  std::vector<std::string> out;
-  while (const auto size = machine.poll_transmit(buffer)) out.push_back(as_text(std::span(buffer).first(*size)));
-  return out;
-}
-
-std::string data(std::uint16_t block, std::string_view payload) {
-  std::string out{'\0', '\3', static_cast<char>(block >> 8U), static_cast<char>(block & 0xFFU)};
-  return out + std::string(payload);
-}
-
-std::string ack(std::uint16_t block) {
-  return std::string{'\0', '\4', static_cast<char>(block >> 8U), static_cast<char>(block & 0xFFU)};
-}
-
-std::string error(std::uint16_t code, std::string_view message) {
-  std::string out{'\0', '\5', static_cast<char>(code >> 8U), static_cast<char>(code & 0xFFU)};
-  return out + std::string(message) + '\0';
-}
-
-template <class Machine>
-void feed(Machine& machine, const std::string& datagram, TimePoint now) {
-  machine.on_datagram(bytes(datagram), now);
-}
+using sim::ack;
+using sim::data;
+using sim::drain;
+using sim::error;
+using sim::feed;
+using test::bytes_of;
+using test::text_of;
 
 // ---- Sender as a server (RRQ) -------------------------------------------------------------------
 
@@ -65,7 +34,7 @@ struct SenderFixture : ::testing::Test {
 
   Sender plain() { return Sender::serve_read(negotiate({}, {}, Direction::read, file.size()), source, config, t0); }
   std::string block(std::uint16_t n, std::size_t size = 512) {
-    return data(n, as_text(std::span(file).subspan((n - 1U) * 512U, size)));
+    return data(n, text_of(std::span(file).subspan((n - 1U) * 512U, size)));
   }
 };
 
@@ -127,7 +96,7 @@ TEST_F(SenderFixture, OackThenDataAfterAckZero) {
   feed(sender, ack(1), t0 + 1ms);  // not an acceptance of the OACK
   EXPECT_TRUE(drain(sender).empty());
   feed(sender, ack(0), t0 + 2ms);
-  EXPECT_EQ(drain(sender), std::vector<std::string>{data(1, as_text(std::span(file).first(100)))});
+  EXPECT_EQ(drain(sender), std::vector<std::string>{data(1, text_of(std::span(file).first(100)))});
 }
 
 TEST_F(SenderFixture, RefusalIsSentAndEnds) {
@@ -264,7 +233,7 @@ TEST_F(ReceiverFixture, RequestThenLockStepThenDally) {
   EXPECT_EQ(drain(receiver), std::vector<std::string>{ack(2)});
   receiver.on_timeout(t0 + 4s + 5s);
   EXPECT_TRUE(receiver.is_finished());
-  EXPECT_EQ(as_text(sink.bytes()), std::string(512, 'a') + "end");
+  EXPECT_EQ(text_of(sink.bytes()), std::string(512, 'a') + "end");
 }
 
 TEST_F(ReceiverFixture, OackIsAcknowledgedWithAckZero) {
@@ -372,7 +341,7 @@ TEST_F(ReceiverFixture, ServerWithOackWaitsForDataOne) {
   EXPECT_EQ(drain(receiver), std::vector<std::string>{ack(1)});
   feed(receiver, data(2, ""), t0 + 1600ms);
   EXPECT_EQ(drain(receiver), std::vector<std::string>{ack(2)});
-  EXPECT_EQ(as_text(sink.bytes()), "12345678");
+  EXPECT_EQ(text_of(sink.bytes()), "12345678");
 }
 
 TEST_F(ReceiverFixture, RolloverAcksBlockZero) {
@@ -391,7 +360,7 @@ TEST_F(ReceiverFixture, RolloverAcksBlockZero) {
 // ---- Sender as a client (WRQ) -------------------------------------------------------------------
 
 TEST(ClientWrite, WrqThenDataAfterAckZero) {
-  const auto file = bytes("hello");
+  const auto file = bytes_of("hello");
   MemorySource source(file);
   auto sender = Sender::client_write(Wrq{"up.txt", Mode::octet, {}}, source, TransferConfig{}, t0);
   EXPECT_EQ(drain(sender), std::vector<std::string>{std::string("\0\2up.txt\0octet\0", 15)});
@@ -402,7 +371,7 @@ TEST(ClientWrite, WrqThenDataAfterAckZero) {
 }
 
 TEST(ClientWrite, OackWithUnrequestedOptionIsRefused) {
-  const auto file = bytes("hello");
+  const auto file = bytes_of("hello");
   MemorySource source(file);
   auto sender = Sender::client_write(Wrq{"up.txt", Mode::octet, make_request_options({.block_size = 1024})},
                                      source, TransferConfig{}, t0);

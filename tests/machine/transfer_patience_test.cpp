@@ -15,6 +15,7 @@
 
 #include "sim_link.hpp"
 #include "tftp/options.hpp"
+#include "wire.hpp"
 
 namespace tftp {
 namespace {
@@ -25,32 +26,17 @@ const TimePoint t0{};
 constexpr std::size_t file_size = 10 * 512 + 100;  // 11 blocks
 constexpr std::uint16_t silent_at = 5;             // the peer goes silent on this block
 
-std::string as_text(std::span<const std::byte> data) {
-  std::string out(data.size(), '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) out[i] = static_cast<char>(data[i]);
-  return out;
-}
+using sim::ack;
+using sim::block;
+using sim::opcode;
+using test::bytes_of;
+using test::text_of;
 
-std::vector<std::byte> bytes(const std::string& text) {
-  std::vector<std::byte> out(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) out[i] = static_cast<std::byte>(text[i]);
-  return out;
-}
-
-std::uint16_t opcode(const std::string& d) { return static_cast<std::uint8_t>(d[1]); }
-std::uint16_t block(const std::string& d) {
-  return static_cast<std::uint16_t>(static_cast<std::uint8_t>(d[2]) << 8U | static_cast<std::uint8_t>(d[3]));
-}
-
-std::string ack(std::uint16_t n) {
-  return std::string{'\0', '\4', static_cast<char>(n >> 8U), static_cast<char>(n & 0xFFU)};
-}
-
+// DATA n of the file (512-byte blocks).
 std::string data(std::uint16_t n, const std::vector<std::byte>& file) {
   const std::size_t offset = (n - 1U) * std::size_t{512};
   const std::size_t size = std::min<std::size_t>(512, file.size() - std::min(offset, file.size()));
-  std::string out{'\0', '\3', static_cast<char>(n >> 8U), static_cast<char>(n & 0xFFU)};
-  return out + as_text(std::span(file).subspan(offset, size));
+  return sim::data(n, text_of(std::span(file).subspan(offset, size)));
 }
 
 // One machine against a peer played by `answer`: it sees each datagram the machine sent, with the time, and
@@ -72,7 +58,7 @@ class Conversation {
       if (!next) return;
       now_ = *next;
       if (arrival) {
-        const auto datagram = bytes(pending_.begin()->second);
+        const auto datagram = bytes_of(pending_.begin()->second);
         pending_.erase(pending_.begin());
         machine_.on_datagram(datagram, now_);
       } else {
@@ -94,7 +80,7 @@ class Conversation {
   void drain() {
     std::vector<std::byte> buffer(transmit_buffer_size);
     while (const auto size = machine_.poll_transmit(buffer)) {
-      const std::string datagram = as_text(std::span(buffer).first(*size));
+      const std::string datagram = text_of(std::span(buffer).first(*size));
       log_.push_back(datagram);
       for (auto& reply : answer_(datagram, now_)) pending_.emplace(reply.first, std::move(reply.second));
     }
@@ -271,15 +257,15 @@ TEST(PatienceRule, TheReceiverDalliesForTheGiveUpTime) {
   while (receiver.poll_transmit(buffer)) {
   }
   const std::string last{'\0', '\3', '\0', '\1', 'x'};
-  receiver.on_datagram(bytes(last), t0 + 1s);
+  receiver.on_datagram(bytes_of(last), t0 + 1s);
   while (receiver.poll_transmit(buffer)) {
   }
   ASSERT_TRUE(receiver.is_dallying());
   EXPECT_EQ(receiver.next_deadline(), t0 + 1s + 31s);
-  receiver.on_datagram(bytes(last), t0 + 21s);  // the sender did not get the final ACK
+  receiver.on_datagram(bytes_of(last), t0 + 21s);  // the sender did not get the final ACK
   const auto reack = receiver.poll_transmit(buffer);
   ASSERT_TRUE(reack);
-  EXPECT_EQ(as_text(std::span(buffer).first(*reack)), ack(1));
+  EXPECT_EQ(text_of(std::span(buffer).first(*reack)), ack(1));
   EXPECT_EQ(receiver.next_deadline(), t0 + 21s + 31s);
   receiver.on_timeout(t0 + 52s);
   EXPECT_TRUE(receiver.is_finished());

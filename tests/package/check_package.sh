@@ -3,8 +3,15 @@
 set -euo pipefail
 build=$1
 source=$2
+# A missing tool skips (77), or fails under TFTP_REQUIRE_PEERS=1 (CI, where scripts/setup.sh installed it).
 for tool in cpack dpkg-deb systemd-analyze python3; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool missing (scripts/setup.sh installs it)"; exit 77; }
+  command -v "$tool" >/dev/null && continue
+  if [[ ${TFTP_REQUIRE_PEERS:-} == 1 ]]; then
+    echo "FAIL: $tool missing (TFTP_REQUIRE_PEERS=1; scripts/setup.sh installs it)"
+    exit 1
+  fi
+  echo "SKIP: $tool missing (scripts/setup.sh installs it)"
+  exit 77
 done
 work=$(mktemp -d /tmp/tftp-package-XXXXXX)
 server_pid=

@@ -8,40 +8,44 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cerrno>
+#include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "support/child_process.hpp"
+#include "support/files.hpp"
+#include "support/raw_peer.hpp"
+#include "support/requirements.hpp"
+#include "support/temp_dir.hpp"
 #include "tftp/server/remap.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using tftp::test::byte_view;
+using tftp::test::ChildProcess;
+using tftp::test::Family;
+using tftp::test::free_udp_port;
+using tftp::test::have_ipv6_loopback;
+using tftp::test::RawPeer;
+using tftp::test::read_text;
+using tftp::test::Spawn;
+using tftp::test::Stdio;
+using tftp::test::TempDir;
+using tftp::test::text_of;
 using tftp::server::RemapContext;
 using tftp::server::RemapRules;
 using tftp::server::Refused;
 
 constexpr const char* in_tftpd = "/opt/tftp-peers/tftpd-hpa/usr/sbin/in.tftpd";
-constexpr int reply_timeout_ms = 3000;
+constexpr std::chrono::milliseconds reply_timeout{3000};
 
 // What a TFTP server did with one request.
 struct Outcome {
@@ -60,100 +64,16 @@ struct Outcome {
   }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "remap_diff_XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 void write_file(const fs::path& path, std::string_view contents, fs::perms perms = fs::perms(0644)) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << contents;
+  tftp::test::write_file(path, contents);
   fs::permissions(path, perms);
 }
 
 std::optional<std::string> read_regular_file(const fs::path& path) {
   std::error_code error;
   if (!fs::is_regular_file(path, error)) return std::nullopt;
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_text(path);
 }
-
-class UdpSocket {
- public:
-  explicit UdpSocket(bool v6) : v6_(v6), fd_(::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_storage local = loopback(0);
-    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&local), length()) != 0) close_fd();
-  }
-  ~UdpSocket() { close_fd(); }
-  UdpSocket(const UdpSocket&) = delete;
-  UdpSocket& operator=(const UdpSocket&) = delete;
-
-  bool ok() const { return fd_ >= 0; }
-
-  std::uint16_t local_port() const {
-    sockaddr_storage local{};
-    socklen_t size = sizeof local;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &size);
-    return v6_ ? ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port)
-               : ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-  }
-
-  void send_to(std::string_view bytes, const sockaddr_storage& to) const {
-    ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), length());
-  }
-  void send_to_port(std::string_view bytes, std::uint16_t port) const { send_to(bytes, loopback(port)); }
-
-  // One datagram within timeout_ms, and who sent it; nullopt on timeout.
-  std::optional<std::string> receive(int timeout_ms, sockaddr_storage& from) const {
-    pollfd waiting{fd_, POLLIN, 0};
-    if (::poll(&waiting, 1, timeout_ms) != 1) return std::nullopt;
-    std::array<char, 2048> buffer{};
-    socklen_t size = sizeof from;
-    const ssize_t n = ::recvfrom(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &size);
-    if (n < 0) return std::nullopt;
-    return std::string(buffer.data(), static_cast<std::size_t>(n));
-  }
-
- private:
-  sockaddr_storage loopback(std::uint16_t port) const {
-    sockaddr_storage address{};
-    if (v6_) {
-      auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-      in6->sin6_family = AF_INET6;
-      in6->sin6_addr = in6addr_loopback;
-      in6->sin6_port = htons(port);
-    } else {
-      auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
-      in4->sin_family = AF_INET;
-      in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      in4->sin_port = htons(port);
-    }
-    return address;
-  }
-  socklen_t length() const { return v6_ ? sizeof(sockaddr_in6) : sizeof(sockaddr_in); }
-  void close_fd() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
-  bool v6_;
-  int fd_;
-};
 
 std::string request(std::uint16_t opcode, std::string_view name) {
   std::string packet{static_cast<char>(opcode >> 8U), static_cast<char>(opcode & 0xFFU)};
@@ -189,93 +109,64 @@ std::string block_packet(std::uint16_t opcode, std::uint16_t block, std::string_
 // in.tftpd -L in its own process group; the group (server and its per-request workers) is killed on destruction.
 class TftpdHpa {
  public:
-  TftpdHpa(const fs::path& rules, const fs::path& root, bool v6) : v6_(v6) {
-    {
-      UdpSocket probe(v6);
-      port_ = probe.ok() ? probe.local_port() : 0;
-    }
-    const std::string address = v6 ? "[::1]:" + std::to_string(port_) : "127.0.0.1:" + std::to_string(port_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      const int null = ::open("/dev/null", O_RDWR);
-      ::dup2(null, 0);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      ::execl(in_tftpd, in_tftpd, "-L", "-a", address.c_str(), "-u", "root", "-m", rules.c_str(), "-s",
-              root.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    if (pid_ > 0) ::setpgid(pid_, pid_);
-  }
-  ~TftpdHpa() {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  TftpdHpa(const TftpdHpa&) = delete;
-  TftpdHpa& operator=(const TftpdHpa&) = delete;
+  TftpdHpa(const fs::path& rules, const fs::path& root, bool v6)
+      : family_(v6 ? Family::v6 : Family::v4),
+        port_(free_udp_port(family_)),
+        child_(Spawn{.argv = {in_tftpd, "-L", "-a", (v6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port_), "-u", "root",
+                              "-m", rules.string(), "-s", root.string()},
+                     .out = Stdio::null,
+                     .err = Stdio::null,
+                     .own_group = true}) {}
 
   // True once the server answers a request; bounded by the number of probes, each a bounded receive.
   bool wait_ready() const {
     for (int attempt = 0; attempt < 50; ++attempt) {
-      UdpSocket socket(v6_);
-      socket.send_to_port(request(1, "__probe__"), port_);
-      sockaddr_storage from{};
-      if (const auto reply = socket.receive(200, from)) {
-        if (opcode_of(*reply) == 3) socket.send_to(block_packet(4, 1), from);
+      RawPeer socket(family_);
+      socket.send(port_, byte_view(request(1, "__probe__")));
+      if (const auto reply = socket.receive(200ms)) {
+        if (opcode_of(text_of(reply->bytes)) == 3) socket.send_to(byte_view(block_packet(4, 1)), reply->from);
         return true;
       }
     }
     return false;
   }
 
-  // Exit status within timeout_ms (a bad rule file ends in.tftpd at start-up), nullopt while it runs.
-  std::optional<int> exit_status(int timeout_ms) {
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    if (pidfd < 0) return std::nullopt;
-    pollfd waiting{pidfd, POLLIN, 0};
-    const bool exited = ::poll(&waiting, 1, timeout_ms) == 1;
-    ::close(pidfd);
-    if (!exited) return std::nullopt;
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  // Exit status within `limit` (a bad rule file ends in.tftpd at start-up), nullopt while it runs.
+  std::optional<int> exit_status(std::chrono::milliseconds limit) { return child_.wait(limit); }
 
   Outcome get(std::string_view name) const {
-    UdpSocket socket(v6_);
-    socket.send_to_port(request(1, name), port_);
-    sockaddr_storage worker{};
-    const auto reply = socket.receive(reply_timeout_ms, worker);
-    if (!reply) return {};
-    if (opcode_of(*reply) == 5) return error_outcome(*reply);
-    if (opcode_of(*reply) != 3 || second_word(*reply) != 1) return {};
-    socket.send_to(block_packet(4, 1), worker);  // the last block: lets the worker finish
-    return Outcome{Outcome::Kind::data, reply->substr(4)};
+    RawPeer socket(family_);
+    socket.send(port_, byte_view(request(1, name)));
+    const auto datagram = socket.receive(reply_timeout);
+    if (!datagram) return {};
+    const std::string reply = text_of(datagram->bytes);
+    if (opcode_of(reply) == 5) return error_outcome(reply);
+    if (opcode_of(reply) != 3 || second_word(reply) != 1) return {};
+    socket.send_to(byte_view(block_packet(4, 1)), datagram->from);  // the last block: lets the worker finish
+    return Outcome{Outcome::Kind::data, reply.substr(4)};
   }
 
   // A one-block upload; "stored" once the worker acknowledged the data.
   Outcome put(std::string_view name, std::string_view contents) const {
-    UdpSocket socket(v6_);
-    socket.send_to_port(request(2, name), port_);
-    sockaddr_storage worker{};
-    auto reply = socket.receive(reply_timeout_ms, worker);
-    if (!reply) return {};
-    if (opcode_of(*reply) == 5) return error_outcome(*reply);
-    if (opcode_of(*reply) != 4 || second_word(*reply) != 0) return {};
-    socket.send_to(block_packet(3, 1, contents), worker);
-    reply = socket.receive(reply_timeout_ms, worker);
-    if (!reply || opcode_of(*reply) != 4 || second_word(*reply) != 1) return {};
+    RawPeer socket(family_);
+    socket.send(port_, byte_view(request(2, name)));
+    auto datagram = socket.receive(reply_timeout);
+    if (!datagram) return {};
+    std::string reply = text_of(datagram->bytes);
+    if (opcode_of(reply) == 5) return error_outcome(reply);
+    if (opcode_of(reply) != 4 || second_word(reply) != 0) return {};
+    socket.send_to(byte_view(block_packet(3, 1, contents)), datagram->from);
+    datagram = socket.receive(reply_timeout);
+    if (!datagram) return {};
+    reply = text_of(datagram->bytes);
+    if (opcode_of(reply) != 4 || second_word(reply) != 1) return {};
     return Outcome{Outcome::Kind::data, "stored"};
   }
 
  private:
-  bool v6_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  Family family_;
+  std::uint16_t port_;
+  ChildProcess child_;
 };
 
 // The file a mapped name opens under chrooted tftpd-hpa.
@@ -287,9 +178,10 @@ fs::path beneath(const fs::path& root, const std::string& name) {
 class Differential : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access(in_tftpd, X_OK) != 0) GTEST_SKIP() << "tftpd-hpa is not installed at " << in_tftpd << " (see PEERS.md)";
-    if (::geteuid() != 0) GTEST_SKIP() << "in.tftpd -s -u root needs root (chroot)";
-    ASSERT_FALSE(dir_.path().empty());
+    if (::access(in_tftpd, X_OK) != 0) {
+      TFTP_SKIP_MISSING(std::string("tftpd-hpa is not installed at ") + in_tftpd + " (see PEERS.md)");
+    }
+    if (::geteuid() != 0) TFTP_SKIP_MISSING("in.tftpd -s -u root needs root (chroot)");
     root_ = dir_.path() / "root";
     rules_path_ = dir_.path() / "tftpd.remap";
     write_file(root_ / "boot/x64/wdsnbp.com", "wdsnbp for x64");
@@ -480,7 +372,7 @@ TEST_F(Differential, FamilyRulesOnIpv4) {
 }
 
 TEST_F(Differential, FamilyRulesAndAddressesOnIpv6) {
-  if (!UdpSocket(true).ok()) GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+  if (!have_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
   write_file(root_ / "::1/pxelinux.cfg/default", "default for ::1");
   write_file(root_ / "00000000000000000000000000000001/f", "hex for ::1");
   ASSERT_TRUE(start("r4 ^ v4/\n"
@@ -566,7 +458,7 @@ TEST_F(Differential, BothRejectABadRuleFile) {
   write_file(rules_path_, "r a b\nr (unclosed x\n");
   EXPECT_TRUE(std::holds_alternative<tftp::server::RemapError>(RemapRules::parse("r a b\nr (unclosed x\n", "f")));
   TftpdHpa server(rules_path_, root_, false);
-  EXPECT_EQ(server.exit_status(5000), std::optional<int>(78));  // EX_CONFIG
+  EXPECT_EQ(server.exit_status(5s), std::optional<int>(78));  // EX_CONFIG
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ TEST(Firmware, UefiSizeProbeIsLoggedAtInfoAsDeclinedOptionsAndTheRealRequestIsSe
   auto config = test_config();
   config.verbosity = server::Verbosity::normal;
   ServerHarness server(config);
-  const auto content = pattern_bytes(3000, 17);
+  const auto content = pattern(3000, 17);
   write_file(server.root() / "bootx64.efi", content);
   server.start();
   RawPeer firmware;
@@ -39,7 +39,7 @@ TEST(Firmware, RefusedOptionsAreLeftOutOfTheOack) {
   refuse_option(config.policy.refused, "tsize");
   refuse_option(config.policy.refused, "windowsize");
   ServerHarness server(config);
-  const auto content = pattern_bytes(3000, 18);
+  const auto content = pattern(3000, 18);
   write_file(server.root() / "f", content);
   server.start();
   RawPeer peer;
@@ -55,7 +55,7 @@ TEST(Firmware, AllOptionsRefusedStartsWithData1) {
   auto config = test_config();
   for (const char* name : {"blksize", "tsize", "timeout", "windowsize"}) refuse_option(config.policy.refused, name);
   ServerHarness server(config);
-  const auto content = pattern_bytes(700, 19);
+  const auto content = pattern(700, 19);
   write_file(server.root() / "f", content);
   server.start();
   RawPeer peer;

@@ -55,14 +55,14 @@ TEST(PxeNames, LowercaseFoldsTheRequestedName) {
 TEST(PxeNames, WdsRequestWithTheReadmeMapFileServesTheLowerCaseTree) {
   TempDir rules_dir;
   const auto rules = rules_dir.path() / "tftpd.remap";
-  std::ofstream(rules) << "rg \\\\ /            # Windows separators as slashes\n"
-                          "r .* \\L\\0          # the tree is lower case\n"
-                          "r [^[:print:]]+$   # other trailing bytes a ROM appends\n";
+  write_file(rules, "rg \\\\ /            # Windows separators as slashes\n"
+                    "r .* \\L\\0          # the tree is lower case\n"
+                    "r [^[:print:]]+$   # other trailing bytes a ROM appends\n");
   auto config = test_config();
   config.map_file = rules.string();
   ServerHarness server(config);
   std::filesystem::create_directories(server.root() / "boot" / "x64");
-  const auto content = pattern_bytes(30000, 12);
+  const auto content = pattern(30000, 12);
   write_file(server.root() / "boot" / "x64" / "wdsnbp.com", content);
   server.start();
   RawPeer peer;
@@ -196,7 +196,7 @@ TEST(SinglePort, HundredConcurrentDownloadsAreExactAndAllComeFromTheListeningPor
   std::vector<OptionList> options;
   for (int i = 0; i < clients; ++i) {
     const auto size = i % 10 == 0 ? static_cast<std::size_t>(i) * 51 : 20000 + static_cast<std::size_t>(i) * 37;
-    contents.push_back(pattern_bytes(size, static_cast<unsigned>(i)));
+    contents.push_back(pattern(size, static_cast<unsigned>(i)));
     write_file(server.root() / ("f" + std::to_string(i)), contents.back());
     if (i % 3 == 1) {
       options.push_back({{"blksize", "1024"}, {"windowsize", "4"}});
@@ -213,13 +213,16 @@ TEST(SinglePort, HundredConcurrentDownloadsAreExactAndAllComeFromTheListeningPor
     threads.emplace_back([&, i] {
       RawPeer peer;
       const auto index = static_cast<std::size_t>(i);
-      results[index] = download(peer, server.port(), "f" + std::to_string(i), options[index]);
+      // 100 clients on two cores: a late ACK makes the server resend; repeats are counted, not failed.
+      results[index] =
+          download(peer, server.port(), "f" + std::to_string(i), options[index], Mode::octet, Repeats::counted);
     });
   }
   for (auto& thread : threads) thread.join();
   for (int i = 0; i < clients; ++i) {
     const auto& got = results[static_cast<std::size_t>(i)];
-    EXPECT_EQ(got.failure, "") << "client " << i;  // "packet from a second port" when any packet was not
+    // "packet from a second port" when any packet did not come from the listening port
+    EXPECT_EQ(got.failure, "") << "client " << i << ", " << got.duplicates << " repeats";
     EXPECT_EQ(got.port, server.port()) << "client " << i;
     EXPECT_FALSE(got.error) << "client " << i;
     EXPECT_EQ(got.bytes, contents[static_cast<std::size_t>(i)]) << "client " << i;
@@ -228,7 +231,7 @@ TEST(SinglePort, HundredConcurrentDownloadsAreExactAndAllComeFromTheListeningPor
 
 TEST(SinglePort, StrangerGetsError5FromTheListeningPortAndTheTransferGoesOn) {
   ServerHarness server(single_port_config());
-  write_file(server.root() / "f", pattern_bytes(700));
+  write_file(server.root() / "f", pattern(700));
   server.start();
   RawPeer client;
   RawPeer stranger;
@@ -261,7 +264,7 @@ TEST(SinglePort, StrangerGetsError5FromTheListeningPortAndTheTransferGoesOn) {
 
 TEST(SinglePort, RepeatedRequestDoesNotStartASecondTransfer) {
   ServerHarness server(single_port_config());
-  write_file(server.root() / "f", pattern_bytes(700));
+  write_file(server.root() / "f", pattern(700));
   server.start();
   RawPeer client;
   client.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -282,7 +285,7 @@ TEST(SinglePort, UploadIsExactAndAppearsOnlyWhenComplete) {
   config.allow_create = true;
   ServerHarness server(config);
   server.start();
-  const auto content = pattern_bytes(1300, 4);
+  const auto content = pattern(1300, 4);
   RawPeer client;
   client.send(server.port(), Wrq{"up", Mode::octet, {}});
   for (std::uint16_t block = 0; block <= 3; ++block) {
@@ -311,7 +314,7 @@ void expect_mtu_grant(const std::string& listen_host) {
   config.block_size_from_mtu = true;
   config.policy.max_block_size = 512;  // not used with block_size_from_mtu
   ServerHarness server(config);
-  const auto content = pattern_bytes(140000, 7);
+  const auto content = pattern(140000, 7);
   write_file(server.root() / "f", content);
   server.start();
   RawPeer peer;

@@ -1,23 +1,20 @@
 // The tftp-server program as a child process: its exit statuses, SIGTERM with a running transfer, a socket
 // passed the systemd way (LISTEN_FDS), and the Debian tftp-hpa client getting and putting files.
-#include <fcntl.h>
-#include <sched.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 
 #include "netns.hpp"
 #include "server_harness.hpp"
+#include "support/child_process.hpp"
+#include "support/requirements.hpp"
 
 namespace tftp::test {
 namespace {
@@ -32,57 +29,11 @@ enum class User { as_given, keep_root };
 class ServerProcess {
  public:
   // inherited_socket >= 0 is passed as fd 3 with LISTEN_FDS=1 and LISTEN_PID set to the child.
-  explicit ServerProcess(std::vector<std::string> args, int inherited_socket = -1, User user = User::keep_root) {
-    const bool user_given = std::find(args.begin(), args.end(), "--user") != args.end();
-    if (user == User::keep_root && ::geteuid() == 0 && !user_given) args.insert(args.begin(), {"--user", "root"});
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(pipe_fds[1], 2);
-      if (inherited_socket >= 0) {
-        // dup2 onto itself keeps close-on-exec: clear it explicitly.
-        if (inherited_socket != 3) ::dup2(inherited_socket, 3);
-        ::fcntl(3, F_SETFD, 0);
-        ::setenv("LISTEN_FDS", "1", 1);
-        ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
-      }
-      std::vector<char*> argv{const_cast<char*>(TFTP_SERVER_EXE)};
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(TFTP_SERVER_EXE, argv.data());
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
-    err_ = pipe_fds[0];
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(err_);
-  }
+  explicit ServerProcess(std::vector<std::string> args, int inherited_socket = -1, User user = User::keep_root)
+      : child_(spawn(std::move(args), inherited_socket, user)) {}
 
   // The next complete stderr line, or nullopt at EOF or after `timeout`.
-  std::optional<std::string> line(std::chrono::milliseconds timeout = 10s) {
-    for (;;) {
-      if (const auto newline = buffer_.find('\n'); newline != std::string::npos) {
-        std::string text = buffer_.substr(0, newline);
-        buffer_.erase(0, newline + 1);
-        return text;
-      }
-      pollfd waiting{err_, POLLIN, 0};
-      if (::poll(&waiting, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-      char chunk[4096];
-      const ssize_t n = ::read(err_, chunk, sizeof chunk);
-      if (n <= 0) {
-        eof_ = true;
-        return std::nullopt;
-      }
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
+  std::optional<std::string> line(std::chrono::milliseconds timeout = 10s) { return child_.error_line(timeout); }
 
   // Reads the log until the "listening" line and returns its port.
   std::uint16_t port() {
@@ -94,8 +45,8 @@ class ServerProcess {
     throw std::runtime_error("tftp-server did not report its address");
   }
 
-  void signal(int number) const { ::kill(pid_, number); }
-  pid_t pid() const noexcept { return pid_; }
+  void signal(int number) const { child_.signal(number); }
+  pid_t pid() const noexcept { return child_.pid(); }
 
   // Reads the log until a line contains `part`; false at EOF or when no line came within the bound.
   bool wait_for_line(const std::string& part) {
@@ -105,22 +56,18 @@ class ServerProcess {
     return false;
   }
 
-  // Reads stderr to EOF (bounded) and returns the exit status; -1 if it did not exit in time.
-  int wait(std::chrono::milliseconds timeout = 10s) {
-    while (line(timeout)) {
-    }
-    if (!eof_) return -1;
-    int status = 0;  // stderr closed: the process is exiting, so this wait is short
-    if (::waitpid(pid_, &status, 0) != pid_) return -1;
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  // The exit status once the program ended; -1 if it did not exit in time.
+  int wait(std::chrono::milliseconds timeout = 10s) { return child_.wait(timeout).value_or(-1); }
 
  private:
-  pid_t pid_ = -1;
-  int err_ = -1;
-  std::string buffer_;
-  bool eof_ = false;
+  static Spawn spawn(std::vector<std::string> args, int inherited_socket, User user) {
+    const bool user_given = std::find(args.begin(), args.end(), "--user") != args.end();
+    if (user == User::keep_root && ::geteuid() == 0 && !user_given) args.insert(args.begin(), {"--user", "root"});
+    args.insert(args.begin(), TFTP_SERVER_EXE);
+    return Spawn{.argv = std::move(args), .err = Stdio::pipe, .listen_fd = inherited_socket};
+  }
+
+  ChildProcess child_;
 };
 
 TEST(Program, UsageErrorsExit2AndHelpExits0) {
@@ -150,7 +97,7 @@ TEST(Program, MissingRootExits1WithAMessage) {
 
 TEST(Program, SigtermLetsARunningTransferFinishAndExits0) {
   TempDir dir;
-  const auto content = pattern_bytes(1500);
+  const auto content = pattern(1500);
   write_file(dir.path() / "f", content);
   ServerProcess server({"--listen", "127.0.0.1:0", "--timeout", "5", dir.path().string()});
   const auto port = server.port();
@@ -176,7 +123,7 @@ TEST(Program, SigtermLetsARunningTransferFinishAndExits0) {
 // during the grace, and the program must exit once the last transfer ends on a datagram.
 TEST(Program, SinglePortSigtermLetsARunningTransferFinishAndExits0) {
   TempDir dir;
-  const auto content = pattern_bytes(1500);
+  const auto content = pattern(1500);
   write_file(dir.path() / "f", content);
   ServerProcess server({"--listen", "127.0.0.1:0", "--single-port", "--timeout", "5", dir.path().string()});
   const auto port = server.port();
@@ -216,7 +163,7 @@ TEST(Program, ServesOnASocketPassedBySystemd) {
 }
 
 TEST(Program, UserDropsPrivilegesAfterBinding) {
-  if (::geteuid() != 0) GTEST_SKIP() << "--user needs root to switch users";
+  if (::geteuid() != 0) TFTP_SKIP_MISSING("--user needs root to switch users");
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
   write_file(dir.path() / "public", bytes_of("anyone"));
@@ -238,14 +185,14 @@ TEST(Program, UserDropsPrivilegesAfterBinding) {
 // and --blksize-max mtu unless given (issue 18); given, they hold.
 TEST(Program, SinglePortDefaultsAreConservative) {
   TempDir dir;
-  write_file(dir.path() / "f", pattern_bytes(100000, 42));
+  write_file(dir.path() / "f", pattern(100000, 42));
   ServerProcess conservative({"--listen", "127.0.0.1:0", "--single-port", dir.path().string()});
   RawPeer peer;
   const auto got = download(peer, conservative.port(), "f", {{"windowsize", "64"}, {"blksize", "65464"}});
   ASSERT_TRUE(got.oack);
   // lo's MTU is 65536 here: mtu allows 65464 still; the window is what shrinks.
   EXPECT_EQ(got.oack->options, (OptionList{{"windowsize", "8"}, {"blksize", "65464"}}));
-  EXPECT_EQ(got.bytes, pattern_bytes(100000, 42));
+  EXPECT_EQ(got.bytes, pattern(100000, 42));
   ServerProcess told({"--listen", "127.0.0.1:0", "--single-port", "--windowsize-max", "32", dir.path().string()});
   const auto wide = download(peer, told.port(), "f", {{"windowsize", "64"}});
   ASSERT_TRUE(wide.oack);
@@ -263,7 +210,7 @@ TEST(Program, AKilledUploadLeavesNothingAndStaleTemporariesAreRemovedAtStart) {
     peer.send(server.port(), Wrq{"keep", Mode::octet, {}});
     const auto ack0 = peer.receive();
     ASSERT_TRUE(ack0);
-    peer.send(ack0->port, Data{1, pattern_bytes(512, 7)});
+    peer.send(ack0->port, Data{1, pattern(512, 7)});
     ASSERT_TRUE(peer.receive());  // ACK 1: the first block is written
     server.signal(SIGKILL);
     server.wait();
@@ -283,7 +230,7 @@ TEST(Program, AKilledUploadLeavesNothingAndStaleTemporariesAreRemovedAtStart) {
 // Started as root without --user the server drops to nobody once ROOT is open and its socket bound (as
 // tftpd-hpa does): it still serves world-readable files beneath a directory only root can enter.
 TEST(Program, StartedAsRootItDropsToNobodyUnlessToldToKeepRoot) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::geteuid() != 0) TFTP_SKIP_MISSING("starting as root needs root");
   TempDir dir;  // 0700, root's: nobody could not even look up ROOT by its path
   std::filesystem::create_directory(dir.path() / "root");
   write_file(dir.path() / "root" / "f", bytes_of("readable"));
@@ -322,13 +269,13 @@ TEST(Program, RaisesItsOpenFilesLimitForMaxSessions) {
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------
 
 TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {
-  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
   TestNamespace netns("mtu");
   if (!netns.created() || !netns.run("ip link set lo mtu 1500")) {
-    GTEST_SKIP() << "cannot create a network namespace here (ip netns add failed)";
+    TFTP_SKIP_MISSING("cannot create a network namespace here (ip netns add failed)");
   }
   TempDir dir;
-  const auto content = pattern_bytes(5000, 3);
+  const auto content = pattern(5000, 3);
   write_file(dir.path() / "f", content);
   std::optional<ServerProcess> server;
   std::optional<RawPeer> peer;
@@ -353,23 +300,28 @@ TEST(Program, BlksizeMaxMtuGrantsWhatA1500ByteLinkCarries) {
 bool have_tftp_hpa() { return ::access("/usr/bin/tftp", X_OK) == 0; }
 
 TEST(TftpHpa, GetAndPutExactBytes) {
-  if (!have_tftp_hpa()) GTEST_SKIP() << "/usr/bin/tftp (Debian package tftp-hpa) is not installed";
+  if (!have_tftp_hpa()) TFTP_SKIP_MISSING("/usr/bin/tftp (Debian package tftp-hpa) is not installed");
   auto config = test_config();
   config.allow_create = true;
   config.verbosity = server::Verbosity::normal;
   ServerHarness server(config);
-  const auto content = pattern_bytes(70000);
+  const auto content = pattern(70000);
   write_file(server.root() / "get-me", content);
   const auto local = server.outside() / "local";
-  write_file(server.outside() / "put-me", pattern_bytes(3333, 9));
+  write_file(server.outside() / "put-me", pattern(3333, 9));
   server.start();
-  const std::string base = "cd " + server.outside().string() + " && /usr/bin/tftp 127.0.0.1 " +
-                           std::to_string(server.port()) + " -m binary -c ";
-  ASSERT_EQ(std::system((base + "get get-me local").c_str()), 0);
+  // tftp-hpa, run where its local names are: in the directory holding ROOT.
+  const auto tftp = [&](const char* command, const char* remote_or_local, const char* local_or_remote) {
+    ChildProcess client(Spawn{.argv = {"/usr/bin/tftp", "127.0.0.1", std::to_string(server.port()), "-m", "binary",
+                                       "-c", command, remote_or_local, local_or_remote},
+                              .directory = server.outside()});
+    return client.wait(60s);
+  };
+  ASSERT_EQ(tftp("get", "get-me", "local"), 0);
   EXPECT_EQ(read_file(local), content);
-  ASSERT_EQ(std::system((base + "put put-me uploaded").c_str()), 0);
+  ASSERT_EQ(tftp("put", "put-me", "uploaded"), 0);
   ASSERT_TRUE(server.wait_for_log({"transfer", "file=uploaded", "result=ok"}));
-  EXPECT_EQ(read_file(server.root() / "uploaded"), pattern_bytes(3333, 9));
+  EXPECT_EQ(read_file(server.root() / "uploaded"), pattern(3333, 9));
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ class ReplyAddress : public ::testing::TestWithParam<Modes> {};
 
 TEST_P(ReplyAddress, EveryAnswerLeavesFromTheLoopbackAddressAsked) {
   ServerHarness server(wildcard_config(GetParam()));
-  const auto content = pattern_bytes(3000, 21);
+  const auto content = pattern(3000, 21);
   write_file(server.root() / "f", content);
   server.start();
   for (const std::string asked : {"127.0.0.2", "127.0.0.3"}) {
@@ -81,7 +81,7 @@ TEST_P(ReplyAddress, EveryAnswerLeavesFromTheLoopbackAddressAsked) {
 
 TEST_P(ReplyAddress, AStrangerGetsError5FromTheAddressItWroteTo) {
   ServerHarness server(wildcard_config(GetParam()));
-  write_file(server.root() / "f", pattern_bytes(2000, 22));
+  write_file(server.root() / "f", pattern(2000, 22));
   server.start();
   RawPeer client(RawPeer::Route{"127.0.0.1", "127.0.0.2"});
   RawPeer stranger(RawPeer::Route{"127.0.0.1", "127.0.0.2"});
@@ -138,13 +138,13 @@ class VethPair {
 class ReplyAddressAcrossALink : public ::testing::TestWithParam<bool> {};  // single-port
 
 TEST_P(ReplyAddressAcrossALink, EachAddressOfTheInterfaceAnswersForItself) {
-  if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
   VethPair link;
   ASSERT_TRUE(link.ready()) << "could not set up the veth pair between two namespaces";
   auto config = wildcard_config(Modes{"", GetParam()});  // [::] dual-stack, the default
   config.block_size_from_mtu = true;
   ServerHarness server(config);
-  const auto content = pattern_bytes(5000, 23);
+  const auto content = pattern(5000, 23);
   write_file(server.root() / "f", content);
   {
     InNamespace inside(link.server().path());

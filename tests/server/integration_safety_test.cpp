@@ -107,7 +107,7 @@ std::uint16_t start_upload(const RawPeer& peer, std::uint16_t port, const std::s
   peer.send(port, Wrq{name, Mode::octet, {}});
   auto ack0 = peer.receive();
   if (!ack0 || ack0->bytes != encoded(Ack{0})) throw std::runtime_error("no ACK 0");
-  const auto block = pattern_bytes(512);
+  const auto block = pattern(512);
   peer.send(ack0->port, Data{1, block});
   auto ack1 = peer.receive();
   if (!ack1 || ack1->bytes != encoded(Ack{1})) throw std::runtime_error("no ACK 1");
@@ -122,7 +122,7 @@ TEST(Uploads, GrowingPastMaxUploadIsAbortedAndLeavesNothing) {
   server.start();
   RawPeer peer;
   const auto session = start_upload(peer, server.port(), "big");
-  peer.send(session, Data{2, pattern_bytes(512)});
+  peer.send(session, Data{2, pattern(512)});
   auto reply = peer.receive();
   ASSERT_TRUE(reply);
   auto packet = reply->packet();
@@ -166,7 +166,7 @@ TEST(Uploads, ClientVanishingMidwayLeavesNothing) {
 
 TEST(TransferIds, StrangerGetsError5AndTheTransferGoesOn) {
   ServerHarness server(test_config());
-  const auto content = pattern_bytes(700);
+  const auto content = pattern(700);
   write_file(server.root() / "f", content);
   server.start();
   RawPeer client;
@@ -191,7 +191,7 @@ TEST(TransferIds, StrangerGetsError5AndTheTransferGoesOn) {
 
 TEST(Duplicates, RepeatedRequestDoesNotStartASecondTransfer) {
   ServerHarness server(test_config());
-  write_file(server.root() / "f", pattern_bytes(700));
+  write_file(server.root() / "f", pattern(700));
   server.start();
   RawPeer client;
   client.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -210,7 +210,7 @@ TEST(Duplicates, RepeatedRequestDoesNotStartASecondTransfer) {
 
 TEST(Duplicates, DuplicateAckCausesNoDuplicateData) {
   ServerHarness server(test_config());
-  write_file(server.root() / "f", pattern_bytes(1200));
+  write_file(server.root() / "f", pattern(1200));
   server.start();
   RawPeer client;
   client.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -242,7 +242,7 @@ TEST(Reflection, UnansweredFirstDataIsResentAtMostTwice) {
   config.timeout = 50ms;
   config.retries = 10;  // the reflection limit, not the retry limit, must end it
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(2000));
+  write_file(server.root() / "f", pattern(2000));
   server.start();
   RawPeer victim;
   victim.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -257,7 +257,7 @@ TEST(Retries, RetransmissionsStopAtTheLimit) {
   config.timeout = 50ms;
   config.retries = 3;
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(2000));
+  write_file(server.root() / "f", pattern(2000));
   server.start();
   RawPeer client;
   client.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -276,7 +276,7 @@ TEST(Limits, BeyondMaxSessionsTheAnswerIsServerBusy) {
   auto config = test_config();
   config.max_sessions = 1;
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(1200));
+  write_file(server.root() / "f", pattern(1200));
   server.start();
   RawPeer first;
   first.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -300,7 +300,7 @@ TEST(Limits, BeyondMaxSessionsTheAnswerIsServerBusy) {
 class RemoteLimits : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (const auto why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    if (const auto why = netns_unavailable(); !why.empty()) TFTP_SKIP_MISSING(why);
     hosts_.emplace();
     ASSERT_TRUE(hosts_->ready());
   }
@@ -328,7 +328,7 @@ class RemoteLimits : public ::testing::Test {
 
 TEST_F(RemoteLimits, BeyondMaxSessionsPerClientTheAnswerIsServerBusy) {
   ServerHarness server(config());
-  write_file(server.root() / "f", pattern_bytes(1200));
+  write_file(server.root() / "f", pattern(1200));
   start(server);
   const RawPeer& first = peer(0);
   first.send(server.port(), Rrq{"f", Mode::octet, {}});
@@ -347,13 +347,13 @@ TEST_F(RemoteLimits, BeyondMaxSessionsPerClientTheAnswerIsServerBusy) {
 
 TEST_F(RemoteLimits, ADallyingUploadDoesNotCountAgainstItsClient) {
   ServerHarness server(config());
-  write_file(server.root() / "f", pattern_bytes(10));
+  write_file(server.root() / "f", pattern(10));
   start(server);
   const RawPeer& uploader = peer(0);
   uploader.send(server.port(), Wrq{"u", Mode::octet, {}});
   auto ack0 = uploader.receive();
   ASSERT_TRUE(ack0);
-  uploader.send(ack0->port, Data{1, pattern_bytes(5)});
+  uploader.send(ack0->port, Data{1, pattern(5)});
   ASSERT_TRUE(uploader.receive());  // the final ACK: the upload is complete and its session dallies
   ASSERT_TRUE(server.wait_for_log({"transfer", "file=u", "result=ok"}));
   const auto got = download(peer(2), server.port(), "f");  // the same address, another port
@@ -392,7 +392,7 @@ TEST(PortRange, SessionsAnswerFromTheRangeAndBeyondItTheServerIsBusy) {
   auto config = test_config();
   config.port_range = server::PortRange{free_port, free_port};
   ServerHarness server(config);
-  write_file(server.root() / "f", pattern_bytes(700));
+  write_file(server.root() / "f", pattern(700));
   server.start();
   RawPeer first;
   first.send(server.port(), Rrq{"f", Mode::octet, {}});

@@ -57,7 +57,7 @@ class SizesTest : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(SizesTest, DownloadIsExact) {
   ServerHarness server(test_config());
-  const auto content = pattern_bytes(GetParam());
+  const auto content = pattern(GetParam());
   write_file(server.root() / "f", content);
   server.start();
   RawPeer peer;
@@ -75,7 +75,7 @@ TEST_P(SizesTest, UploadIsExactWithUmaskMode) {
   config.umask = 027;
   ServerHarness server(config);
   server.start();
-  const auto content = pattern_bytes(GetParam(), 7);
+  const auto content = pattern(GetParam(), 7);
   RawPeer peer;
   const auto sent = upload(peer, server.port(), "up", content);
   ASSERT_EQ(sent.failure, "");
@@ -92,7 +92,7 @@ INSTANTIATE_TEST_SUITE_P(Boundaries, SizesTest, ::testing::Values(0, 1, 511, 512
 
 TEST(Options, OackBytesAreExactAndDataFollowsAckZero) {
   ServerHarness server(test_config());
-  write_file(server.root() / "f", pattern_bytes(1000));
+  write_file(server.root() / "f", pattern(1000));
   server.start();
   RawPeer peer;
   peer.send(server.port(), Rrq{"f", Mode::octet,
@@ -116,7 +116,7 @@ TEST(Options, BlockSizeIsCappedByTheServerMaximum) {
   auto config = test_config();
   config.policy.max_block_size = 1428;
   ServerHarness server(config);
-  const auto content = pattern_bytes(5000);
+  const auto content = pattern(5000);
   write_file(server.root() / "f", content);
   server.start();
   RawPeer peer;
@@ -142,7 +142,7 @@ TEST(Options, UploadTsizeIsEchoed) {
 
 TEST(Rollover, MoreThan65535BlocksArriveInOrder) {
   ServerHarness server(test_config());
-  const auto content = pattern_bytes(65536 * 8 + 3);  // 65537 blocks of 8 bytes: block numbers wrap to 0
+  const auto content = pattern(65536 * 8 + 3);  // 65537 blocks of 8 bytes: block numbers wrap to 0
   write_file(server.root() / "big", content);
   server.start();
   RawPeer peer;
@@ -209,7 +209,7 @@ TEST(Concurrency, HundredDownloadsAtOnceAreAllExact) {
   constexpr int clients = 100;
   std::vector<Bytes> contents;
   for (int i = 0; i < clients; ++i) {
-    contents.push_back(pattern_bytes(20000 + static_cast<std::size_t>(i) * 37, static_cast<unsigned>(i)));
+    contents.push_back(pattern(20000 + static_cast<std::size_t>(i) * 37, static_cast<unsigned>(i)));
     write_file(server.root() / ("f" + std::to_string(i)), contents.back());
   }
   server.start();
@@ -218,13 +218,15 @@ TEST(Concurrency, HundredDownloadsAtOnceAreAllExact) {
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
       RawPeer peer;
-      results[static_cast<std::size_t>(i)] = download(peer, server.port(), "f" + std::to_string(i));
+      // 100 clients on two cores: a late ACK makes the server resend; repeats are counted, not failed.
+      results[static_cast<std::size_t>(i)] =
+          download(peer, server.port(), "f" + std::to_string(i), {}, Mode::octet, Repeats::counted);
     });
   }
   for (auto& thread : threads) thread.join();
   for (int i = 0; i < clients; ++i) {
     const auto& got = results[static_cast<std::size_t>(i)];
-    EXPECT_EQ(got.failure, "") << "client " << i;
+    EXPECT_EQ(got.failure, "") << "client " << i << ", " << got.duplicates << " repeats";
     EXPECT_EQ(got.bytes, contents[static_cast<std::size_t>(i)]) << "client " << i;
   }
 }
@@ -232,10 +234,10 @@ TEST(Concurrency, HundredDownloadsAtOnceAreAllExact) {
 TEST(Ipv6, DownloadOverLoopback) {
   if (!have_ipv6_loopback()) GTEST_SKIP() << "::1 cannot be bound on this host (no IPv6 loopback)";
   ServerHarness server(test_config(true));
-  const auto content = pattern_bytes(1500);
+  const auto content = pattern(1500);
   write_file(server.root() / "f", content);
   server.start();
-  RawPeer peer(true);
+  RawPeer peer(Family::v6);
   const auto got = download(peer, server.port(), "f");
   ASSERT_EQ(got.failure, "");
   EXPECT_EQ(got.bytes, content);

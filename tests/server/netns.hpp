@@ -1,13 +1,16 @@
 #pragma once
 // Network namespaces a test makes for itself (ip netns add), and entering one from a thread: sockets a
 // thread opens inside, threads it starts and processes it forks stay in that namespace. Tests that need
-// them skip (with the reason) where the process is not root or iproute2 is missing.
+// them skip with the reason where the process is not root or iproute2 is missing (TFTP_SKIP_MISSING: under
+// TFTP_REQUIRE_PEERS=1 they fail instead).
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
+
+#include "support/requirements.hpp"
 
 namespace tftp::test {
 

@@ -8,11 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 #include "tftp/posix/root.hpp"
-#include "temp_dir.hpp"
 
 namespace tftp::posix {
 namespace {
@@ -61,10 +61,10 @@ class RootTree : public ::testing::TestWithParam<Resolver> {
  protected:
   void SetUp() override {
     namespace fs = std::filesystem;
-    write(outside_.path() / "secret", "SECRET");
+    test::write_file(outside_.path() / "secret", "SECRET");
     fs::create_directories(dir_.path() / "root" / "sub" / "deeper");
-    write(root() / "f", "hello");
-    write(root() / "sub" / "g", "in sub");
+    test::write_file(root() / "f", "hello");
+    test::write_file(root() / "sub" / "g", "in sub");
     fs::create_symlink(outside_.path() / "secret", root() / "abs_out");
     fs::create_symlink("../../" + outside_.path().filename().string() + "/secret", root() / "rel_out");
     fs::create_symlink(outside_.path(), root() / "dir_out");
@@ -81,7 +81,6 @@ class RootTree : public ::testing::TestWithParam<Resolver> {
     }
   }
 
-  static void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
   std::filesystem::path root() const { return dir_.path() / "root"; }
   Root make_root() const { return Root(root().string(), GetParam()); }
 

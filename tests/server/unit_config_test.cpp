@@ -94,26 +94,23 @@ TEST(LogLine, TransferAsJson) {
 }
 
 TEST(ServerLog, FiltersByVerbosity) {
-  std::vector<std::string> lines;
-  const auto sink = [&](std::string_view line) { lines.emplace_back(line); };
-  LogEvent info{LogLevel::info, "x", {}};
-  LogEvent warning{LogLevel::warning, "y", {}};
-  LogEvent debug{LogLevel::debug, "z", {}};
-  ServerLog quiet(LogFormat::text, Verbosity::quiet, sink);
-  quiet.write(info);
-  quiet.write(debug);
-  quiet.write(warning);
-  ASSERT_EQ(lines.size(), 1U);
-  EXPECT_NE(lines[0].find("warning y"), std::string::npos);
-  lines.clear();
-  ServerLog normal(LogFormat::text, Verbosity::normal, sink);
-  normal.write(info);
-  normal.write(debug);
-  EXPECT_EQ(lines.size(), 1U);
-  lines.clear();
-  ServerLog verbose(LogFormat::text, Verbosity::verbose, sink);
-  verbose.write(debug);
-  EXPECT_EQ(lines.size(), 1U);
+  const LogEvent info{LogLevel::info, "x", {}};
+  const LogEvent warning{LogLevel::warning, "y", {}};
+  const LogEvent debug{LogLevel::debug, "z", {}};
+  struct Case {
+    Verbosity verbosity;
+    std::vector<LogEvent> written;
+    std::string shown;  // the one line that comes out, after its time (UTC, ISO 8601, ending in Z)
+  };
+  for (const Case& c : {Case{Verbosity::quiet, {info, debug, warning}, "Z warning y"},
+                        Case{Verbosity::normal, {info, debug}, "Z info x"},
+                        Case{Verbosity::verbose, {debug}, "Z debug z"}}) {
+    std::vector<std::string> lines;
+    ServerLog log(LogFormat::text, c.verbosity, [&](std::string_view line) { lines.emplace_back(line); });
+    for (const auto& event : c.written) log.write(event);
+    ASSERT_EQ(lines.size(), 1U) << c.shown;
+    EXPECT_TRUE(lines[0].ends_with(c.shown)) << lines[0];
+  }
 }
 
 }  // namespace

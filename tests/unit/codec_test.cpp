@@ -4,18 +4,14 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.hpp"
 #include "tftp/codec.hpp"
 
 namespace tftp {
 namespace {
 
-using Bytes = std::vector<std::byte>;
-
-Bytes bytes_of(std::string_view s) {
-  Bytes out;
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
+using test::Bytes;
+using test::bytes_of;
 
 // Literal with embedded NULs: sizeof - 1 keeps every byte.
 template <std::size_t N>
@@ -109,6 +105,8 @@ TEST(Codec, EveryTruncationOfEveryValidPacketIsAnError) {
                     if constexpr (requires { p.options; }) return p.options.size(); else return std::size_t{0};
                   }, *whole))
             << "prefix of " << n << " bytes parsed without dropping an option";
+      } else {
+        EXPECT_EQ(parsed.error(), errc::truncated_packet) << "prefix of " << n << " bytes";
       }
     }
   }

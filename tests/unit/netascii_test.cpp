@@ -7,18 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.hpp"
 #include "tftp/netascii.hpp"
 
 namespace tftp::netascii {
 namespace {
 
-using Bytes = std::vector<std::byte>;
-
-Bytes bytes(std::string_view s) {
-  Bytes out(s.size());
-  std::transform(s.begin(), s.end(), out.begin(), [](char c) { return static_cast<std::byte>(c); });
-  return out;
-}
+using test::Bytes;
+using test::bytes_of;
 
 // Encodes the whole input in one call into a buffer large enough for anything.
 Bytes encode_all(const Bytes& in) {
@@ -110,8 +106,8 @@ TEST(NetasciiEncode, ExactBytes) {
       {"\x80\xFF", "\x80\xFF"},
   };
   for (const auto& [local, wire] : table) {
-    EXPECT_EQ(encode_all(bytes(local)), bytes(wire)) << "input size " << local.size();
-    EXPECT_EQ(encoded_size(bytes(local)), wire.size());
+    EXPECT_EQ(encode_all(bytes_of(local)), bytes_of(wire)) << "input size " << local.size();
+    EXPECT_EQ(encoded_size(bytes_of(local)), wire.size());
   }
 }
 
@@ -130,14 +126,14 @@ TEST(NetasciiDecode, ExactBytesIncludingSloppyInput) {
   };
   for (const auto& [wire, local] : table) {
     for (std::size_t chunk = 1; chunk <= 4; ++chunk) {
-      EXPECT_EQ(decode_chunked(bytes(wire), chunk), bytes(local)) << "wire size " << wire.size() << " chunk " << chunk;
+      EXPECT_EQ(decode_chunked(bytes_of(wire), chunk), bytes_of(local)) << "wire size " << wire.size() << " chunk " << chunk;
     }
   }
 }
 
 TEST(NetasciiEncode, OutputBufferFullBetweenCrAndSecondHalf) {
   Encoder encoder;
-  const auto in = bytes("a\n");
+  const auto in = bytes_of("a\n");
   std::byte out[2]{};
   EXPECT_EQ(encoder.encode(in, out), (Progress{.consumed = 2, .written = 2}));
   EXPECT_EQ(out[1], std::byte{'\r'});
@@ -150,7 +146,7 @@ TEST(NetasciiEncode, OutputBufferFullBetweenCrAndSecondHalf) {
 
 TEST(NetasciiDecode, SmallOutputTakesWhatFits) {
   Decoder decoder;
-  const auto in = bytes("\rxy");
+  const auto in = bytes_of("\rxy");
   std::byte out[1]{};
   // The CR needs no room yet; the x makes it a literal CR, which fills the output.
   EXPECT_EQ(decoder.decode(in, out), (Progress{.consumed = 1, .written = 1}));
@@ -163,7 +159,7 @@ TEST(NetasciiDecode, SmallOutputTakesWhatFits) {
 
 TEST(NetasciiDecode, FinishWithoutRoomKeepsTheHeldCr) {
   Decoder decoder;
-  const auto in = bytes("\r");
+  const auto in = bytes_of("\r");
   std::byte out[1]{};
   EXPECT_EQ(decoder.decode(in, out).written, 0U);
   EXPECT_TRUE(decoder.held());
@@ -180,7 +176,7 @@ TEST(NetasciiBlocks, PairsAtEveryBlockBoundary) {
     for (std::size_t at = 0; at <= 9; ++at) {
       std::string text(9, 'x');
       text.insert(at, special);
-      const auto local = bytes(text);
+      const auto local = bytes_of(text);
       const auto wire = encode_all(local);
       for (std::size_t blksize = 1; blksize <= 8; ++blksize) {
         for (std::size_t chunk = 1; chunk <= 8; ++chunk) {
@@ -256,7 +252,7 @@ TEST(NetasciiRoundTrip, RandomTextAndBinaryInRandomBlocks) {
 }
 
 TEST(NetasciiSize, ChunkSizesAddUp) {
-  const auto local = bytes("ab\r\ncd\n\r\n");
+  const auto local = bytes_of("ab\r\ncd\n\r\n");
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < local.size(); i += 2) {
     total += encoded_size(std::span(local).subspan(i, std::min<std::size_t>(2, local.size() - i)));
