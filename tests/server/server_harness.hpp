@@ -59,6 +59,8 @@ class ServerHarness {
     thread_.join();
   }
   std::uint16_t port() const { return port_; }
+  // Where --metrics serves (0 without it).
+  std::uint16_t metrics_port() const { return server_ ? server_->metrics_port() : 0; }
 
   // Waits until a log line contains every one of `parts`; false after `timeout`.
   bool wait_for_log(std::vector<std::string> parts, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
