@@ -114,11 +114,11 @@ Hooks make_hooks(const Cli& cli) {
 
 int run(Operation operation, Cli& cli) {
   auto target = resolve_target(operation, cli.positionals);
-  if (auto* error = std::get_if<UsageError>(&target)) {
-    fmt::print(stderr, "tftp-client: {}\n", error->message);
+  if (!target) {
+    fmt::print(stderr, "tftp-client: {}\n", target.error().message);
     return static_cast<int>(Exit::usage);
   }
-  auto& resolved = std::get<Target>(target);
+  auto& resolved = *target;
   cli.settings.mode = resolved.mode.value_or(cli.mode == "netascii" ? tftp::Mode::netascii : tftp::Mode::octet);
   cli.settings.timeout = std::chrono::milliseconds(std::lround(cli.timeout_s * 1000));
   cli.settings.family = cli.ipv4 ? IpFamily::v4 : cli.ipv6 ? IpFamily::v6 : IpFamily::any;

@@ -16,11 +16,9 @@ std::mutex output_mutex;
 template <class Endpoint, class Resolve>
 std::variant<Endpoint, std::string> endpoint(std::string_view text, tftp::net::Use use, Resolve resolve) {
   auto parsed = tftp::net::parse_endpoint(text);
-  if (const auto* error = std::get_if<tftp::net::EndpointError>(&parsed)) {
-    return std::string(text) + ": " + std::string(tftp::net::describe(*error));
-  }
+  if (!parsed) return std::string(text) + ": " + std::string(tftp::net::describe(parsed.error()));
   std::error_code ec;
-  auto result = resolve(std::get<tftp::net::EndpointSpec>(parsed), use, ec);
+  auto result = resolve(*parsed, use, ec);
   if (ec) return std::string(text) + ": " + ec.message();
   return result;
 }

@@ -55,7 +55,7 @@ std::string format(const Endpoint& endpoint) {
 
 }  // namespace
 
-std::variant<EndpointSpec, EndpointError> parse_endpoint(std::string_view text) {
+Result<EndpointSpec, EndpointError> parse_endpoint(std::string_view text) {
   auto parsed = parse_host_port(text, address_form);
   if (!parsed) return parsed.error();
   // Only an IPv6 address has a colon in its host (brackets are required for it here).

@@ -9,59 +9,59 @@ constexpr std::byte nul{0x00};
 
 }  // namespace
 
-Progress Encoder::encode(std::span<const std::byte> in, std::span<std::byte> out) noexcept {
-  Progress progress;
-  auto put = [&](std::byte b) { out[progress.written++] = b; };
+Step Encoder::encode(std::span<const std::byte> in, std::span<std::byte> out) noexcept {
+  Step step;
+  auto put = [&](std::byte b) { out[step.written++] = b; };
   if (pending_ != none) {
-    if (out.empty()) return progress;
+    if (out.empty()) return step;
     put(static_cast<std::byte>(pending_));
     pending_ = none;
   }
-  while (progress.consumed < in.size() && progress.written < out.size()) {
-    const std::byte b = in[progress.consumed++];
+  while (step.consumed < in.size() && step.written < out.size()) {
+    const std::byte b = in[step.consumed++];
     if (b != cr && b != lf) {
       put(b);
       continue;
     }
     put(cr);
     const std::byte second = b == lf ? lf : nul;
-    if (progress.written < out.size()) {
+    if (step.written < out.size()) {
       put(second);
     } else {
       // The block is full between the halves of a pair: the rest opens the next block.
       pending_ = std::to_integer<int>(second);
     }
   }
-  return progress;
+  return step;
 }
 
-Progress Decoder::decode(std::span<const std::byte> in, std::span<std::byte> out) noexcept {
-  Progress progress;
-  while (progress.consumed < in.size()) {
-    const std::byte b = in[progress.consumed];
+Step Decoder::decode(std::span<const std::byte> in, std::span<std::byte> out) noexcept {
+  Step step;
+  while (step.consumed < in.size()) {
+    const std::byte b = in[step.consumed];
     if (saw_cr_) {
-      if (progress.written == out.size()) break;
+      if (step.written == out.size()) break;
       saw_cr_ = false;
       if (b == lf) {
-        out[progress.written++] = lf;
-        ++progress.consumed;
+        out[step.written++] = lf;
+        ++step.consumed;
       } else {
         // CR NUL is a CR; CR before anything else keeps the CR and leaves the byte for the next round.
-        out[progress.written++] = cr;
-        if (b == nul) ++progress.consumed;
+        out[step.written++] = cr;
+        if (b == nul) ++step.consumed;
       }
       continue;
     }
     if (b == cr) {
       saw_cr_ = true;
-      ++progress.consumed;
+      ++step.consumed;
       continue;
     }
-    if (progress.written == out.size()) break;
-    out[progress.written++] = b;
-    ++progress.consumed;
+    if (step.written == out.size()) break;
+    out[step.written++] = b;
+    ++step.consumed;
   }
-  return progress;
+  return step;
 }
 
 std::size_t Decoder::finish(std::span<std::byte> out) noexcept {

@@ -98,7 +98,7 @@ Parsed<TftpUrl> parse_tftp_url(std::string_view text) {
     return UrlError::bad_ipv6_literal;
   }
   auto server = parse_host_port(authority);
-  if (const auto* error = std::get_if<UrlError>(&server)) return *error;
+  if (!server) return server.error();
   if (slash == std::string_view::npos) return UrlError::missing_file;
 
   auto path = rest.substr(slash + 1);
@@ -106,15 +106,15 @@ Parsed<TftpUrl> parse_tftp_url(std::string_view text) {
   std::optional<Mode> mode;
   if (const auto semicolon = path.find(';'); semicolon != std::string_view::npos) {
     auto parsed_mode = parse_mode_parameter(path.substr(semicolon + 1));
-    if (const auto* error = std::get_if<UrlError>(&parsed_mode)) return *error;
-    mode = std::get<Mode>(parsed_mode);
+    if (!parsed_mode) return parsed_mode.error();
+    mode = *parsed_mode;
     path = path.substr(0, semicolon);
   }
   auto file = percent_decode(path);
   if (!file) return UrlError::bad_escape;
   if (file->empty()) return UrlError::missing_file;
   if (file->find('\0') != std::string::npos) return UrlError::nul_in_file;
-  return TftpUrl{std::move(std::get<HostPort>(server)), std::move(*file), mode};
+  return TftpUrl{std::move(*server), std::move(*file), mode};
 }
 
 std::string_view base_name(std::string_view path) noexcept {

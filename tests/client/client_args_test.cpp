@@ -8,15 +8,14 @@ namespace {
 
 Target resolved(Operation operation, const std::vector<std::string>& args) {
   auto result = resolve_target(operation, args);
-  EXPECT_TRUE(std::holds_alternative<Target>(result))
-      << (std::holds_alternative<UsageError>(result) ? std::get<UsageError>(result).message : "");
-  return std::holds_alternative<Target>(result) ? std::get<Target>(result) : Target{};
+  EXPECT_TRUE(result.has_value()) << (result.has_value() ? "" : result.error().message);
+  return result.has_value() ? *result : Target{};
 }
 
 std::string refused(Operation operation, const std::vector<std::string>& args) {
   auto result = resolve_target(operation, args);
-  EXPECT_TRUE(std::holds_alternative<UsageError>(result));
-  return std::holds_alternative<UsageError>(result) ? std::get<UsageError>(result).message : "";
+  EXPECT_FALSE(result.has_value());
+  return result.has_value() ? "" : result.error().message;
 }
 
 TEST(ClientArgs, GetWithHostPort) {

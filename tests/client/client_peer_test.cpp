@@ -235,7 +235,7 @@ class ClientOwnServer : public testing::Test {
     ASSERT_TRUE(server_->ready()) << "tftp-server did not answer on port " << server_->port();
   }
 
-  client::Outcome get(const std::string& name, client::Settings settings = {}, const std::string& host = "127.0.0.1") {
+  client::Report get(const std::string& name, client::Settings settings = {}, const std::string& host = "127.0.0.1") {
     return client::get(client::Target{{host, server_->port()}, name, local_ / name, std::nullopt}, settings);
   }
 

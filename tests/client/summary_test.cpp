@@ -11,8 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Outcome transferred() {
-  Outcome outcome;
+Report transferred() {
+  Report outcome;
   outcome.bytes = 1048576;
   outcome.elapsed = 500ms;
   outcome.negotiated.block_size = 1428;
@@ -47,7 +47,7 @@ TEST(Summary, JsonLineForScripts) {
 
 // A failed run is summarised too; what the server said and a name that is not UTF-8 stay one valid line.
 TEST(Summary, JsonOfAFailureEscapesWhatTheServerSent) {
-  Outcome failed;
+  Report failed;
   failed.exit = Exit::server_error;
   failed.message = "server error 1: \"gone\"\n\x1b[2J";
   const Target odd{HostPort{"::1", 6969}, "caf\xe9", "-", std::nullopt};

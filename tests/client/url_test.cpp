@@ -12,21 +12,20 @@ namespace {
 
 template <class T>
 UrlError error_of(const Parsed<T>& parsed) {
-  EXPECT_TRUE(std::holds_alternative<UrlError>(parsed));
-  return std::holds_alternative<UrlError>(parsed) ? std::get<UrlError>(parsed) : UrlError{};
+  EXPECT_FALSE(parsed.has_value());
+  return parsed.has_value() ? UrlError{} : parsed.error();
 }
 
 HostPort host_port(std::string_view text) {
   auto parsed = parse_host_port(text);
-  EXPECT_TRUE(std::holds_alternative<HostPort>(parsed)) << text;
-  return std::holds_alternative<HostPort>(parsed) ? std::get<HostPort>(parsed) : HostPort{};
+  EXPECT_TRUE(parsed.has_value()) << text;
+  return parsed.has_value() ? *parsed : HostPort{};
 }
 
 TftpUrl url(std::string_view text) {
   auto parsed = parse_tftp_url(text);
-  EXPECT_TRUE(std::holds_alternative<TftpUrl>(parsed))
-      << text << ": " << (std::holds_alternative<UrlError>(parsed) ? describe(std::get<UrlError>(parsed)) : "");
-  return std::holds_alternative<TftpUrl>(parsed) ? std::get<TftpUrl>(parsed) : TftpUrl{};
+  EXPECT_TRUE(parsed.has_value()) << text << ": " << (parsed.has_value() ? "" : describe(parsed.error()));
+  return parsed.has_value() ? *parsed : TftpUrl{};
 }
 
 TEST(HostPort, AcceptsNamesAddressesAndPorts) {
@@ -96,8 +95,8 @@ TEST(TftpUrl, RefusesBadUrls) {
 }
 
 std::string describe_parsed(const Parsed<TftpUrl>& parsed) {
-  if (const auto* error = std::get_if<UrlError>(&parsed)) return std::string(describe(*error));
-  const auto& value = std::get<TftpUrl>(parsed);
+  if (!parsed) return std::string(describe(parsed.error()));
+  const auto& value = *parsed;
   return value.server.host + ":" + std::to_string(value.server.port) + " \"" + value.file + "\"" +
          (value.mode ? (*value.mode == Mode::netascii ? " netascii" : " octet") : "");
 }

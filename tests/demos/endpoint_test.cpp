@@ -10,16 +10,16 @@ namespace {
 
 EndpointSpec ok(std::string_view text) {
   auto result = parse_endpoint(text);
-  if (const auto* error = std::get_if<EndpointError>(&result)) {
-    ADD_FAILURE() << "refused " << text << ": " << describe(*error);
+  if (!result) {
+    ADD_FAILURE() << "refused " << text << ": " << describe(result.error());
     return {};
   }
-  return std::get<EndpointSpec>(result);
+  return *result;
 }
 
 std::optional<EndpointError> refusal(std::string_view text) {
   auto result = parse_endpoint(text);
-  if (const auto* error = std::get_if<EndpointError>(&result)) return *error;
+  if (!result) return result.error();
   return std::nullopt;
 }
 

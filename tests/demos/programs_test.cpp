@@ -61,7 +61,7 @@ TEST(Programs, UdpChatReceivesWhileItsStdinIsOpenAndIdle) {
   Child chat({program("udp-chat"), "--bind", "127.0.0.1:0", "--peer", tftp::net::to_string(peer.local_endpoint())});
   const auto address = listening_address(chat);
   std::error_code ec;
-  const auto chat_endpoint = tftp::net::resolve_udp(std::get<tftp::net::EndpointSpec>(tftp::net::parse_endpoint(address)),
+  const auto chat_endpoint = tftp::net::resolve_udp(tftp::net::parse_endpoint(address).value(),
                                                     tftp::net::Use::connect, ec);
   ASSERT_FALSE(ec);
 

@@ -135,11 +135,11 @@ TEST(NetasciiEncode, OutputBufferFullBetweenCrAndSecondHalf) {
   Encoder encoder;
   const auto in = bytes_of("a\n");
   std::byte out[2]{};
-  EXPECT_EQ(encoder.encode(in, out), (Progress{.consumed = 2, .written = 2}));
+  EXPECT_EQ(encoder.encode(in, out), (Step{.consumed = 2, .written = 2}));
   EXPECT_EQ(out[1], std::byte{'\r'});
   EXPECT_TRUE(encoder.pending());
-  EXPECT_EQ(encoder.encode({}, std::span(out, 0)), (Progress{}));  // no room: nothing happens
-  EXPECT_EQ(encoder.encode({}, out), (Progress{.consumed = 0, .written = 1}));
+  EXPECT_EQ(encoder.encode({}, std::span(out, 0)), (Step{}));  // no room: nothing happens
+  EXPECT_EQ(encoder.encode({}, out), (Step{.consumed = 0, .written = 1}));
   EXPECT_EQ(out[0], std::byte{'\n'});
   EXPECT_FALSE(encoder.pending());
 }
@@ -149,11 +149,11 @@ TEST(NetasciiDecode, SmallOutputTakesWhatFits) {
   const auto in = bytes_of("\rxy");
   std::byte out[1]{};
   // The CR needs no room yet; the x makes it a literal CR, which fills the output.
-  EXPECT_EQ(decoder.decode(in, out), (Progress{.consumed = 1, .written = 1}));
+  EXPECT_EQ(decoder.decode(in, out), (Step{.consumed = 1, .written = 1}));
   EXPECT_EQ(out[0], std::byte{'\r'});
-  EXPECT_EQ(decoder.decode(std::span(in).subspan(1), out), (Progress{.consumed = 1, .written = 1}));
+  EXPECT_EQ(decoder.decode(std::span(in).subspan(1), out), (Step{.consumed = 1, .written = 1}));
   EXPECT_EQ(out[0], std::byte{'x'});
-  EXPECT_EQ(decoder.decode(std::span(in).subspan(2), std::span(out, 0)), (Progress{}));
+  EXPECT_EQ(decoder.decode(std::span(in).subspan(2), std::span(out, 0)), (Step{}));
   EXPECT_EQ(decoder.finish(out), 0U);
 }
 

@@ -13,30 +13,26 @@ struct Server {
   std::optional<Mode> mode;
 };
 
-std::variant<Server, UsageError> parse_server(std::string_view text) {
+Result<Server, UsageError> parse_server(std::string_view text) {
   if (is_tftp_url(text)) {
     auto url = parse_tftp_url(text);
-    if (const auto* error = std::get_if<UrlError>(&url)) {
-      return UsageError{fmt::format("bad URL \"{}\": {}", text, describe(*error))};
-    }
-    auto& value = std::get<TftpUrl>(url);
+    if (!url) return UsageError{fmt::format("bad URL \"{}\": {}", text, describe(url.error()))};
+    auto& value = *url;
     return Server{std::move(value.server), std::move(value.file), value.mode};
   }
   auto host_port = parse_host_port(text);
-  if (const auto* error = std::get_if<UrlError>(&host_port)) {
-    return UsageError{fmt::format("bad HOST[:PORT] \"{}\": {}", text, describe(*error))};
-  }
-  return Server{std::move(std::get<HostPort>(host_port)), {}, std::nullopt};
+  if (!host_port) return UsageError{fmt::format("bad HOST[:PORT] \"{}\": {}", text, describe(host_port.error()))};
+  return Server{std::move(*host_port), {}, std::nullopt};
 }
 
-std::variant<std::string, UsageError> default_name(std::string_view from, std::string_view what) {
+Result<std::string, UsageError> default_name(std::string_view from, std::string_view what) {
   const auto name = from == stdio_name ? std::string_view{} : base_name(from);
   if (name.empty()) return UsageError{fmt::format("cannot derive {} from \"{}\": name it", what, from)};
   return std::string(name);
 }
 
 // Arguments after the server: for get [REMOTE] [LOCAL] (REMOTE only when not in the URL), for put LOCAL [REMOTE].
-std::variant<Target, UsageError> complete(Operation operation, Server server, std::vector<std::string> rest) {
+Result<Target, UsageError> complete(Operation operation, Server server, std::vector<std::string> rest) {
   Target target{std::move(server.server), std::move(server.remote), {}, server.mode};
   const bool remote_known = !target.remote.empty();
   if (operation == Operation::get) {
@@ -50,8 +46,8 @@ std::variant<Target, UsageError> complete(Operation operation, Server server, st
       target.local = std::move(rest.front());
     } else {
       auto name = default_name(target.remote, "LOCAL");
-      if (auto* error = std::get_if<UsageError>(&name)) return std::move(*error);
-      target.local = std::move(std::get<std::string>(name));
+      if (!name) return name.error();
+      target.local = std::move(*name);
     }
     return target;
   }
@@ -63,8 +59,8 @@ std::variant<Target, UsageError> complete(Operation operation, Server server, st
     target.remote = std::move(rest.front());
   } else if (!remote_known) {
     auto name = default_name(target.local, "REMOTE");
-    if (auto* error = std::get_if<UsageError>(&name)) return std::move(*error);
-    target.remote = std::move(std::get<std::string>(name));
+    if (!name) return name.error();
+    target.remote = std::move(*name);
   }
   if (target.remote.empty()) return UsageError{"REMOTE is empty"};
   return target;
@@ -77,7 +73,7 @@ std::string_view exit_code_summary() noexcept {
          "5 protocol violation by the server";
 }
 
-std::variant<Target, UsageError> resolve_target(Operation operation, const std::vector<std::string>& positionals) {
+Result<Target, UsageError> resolve_target(Operation operation, const std::vector<std::string>& positionals) {
   if (positionals.empty()) return UsageError{"missing HOST[:PORT] or tftp:// URL"};
   // put LOCAL tftp://HOST/REMOTE: the URL comes second.
   std::size_t server_index = 0;
@@ -86,12 +82,12 @@ std::variant<Target, UsageError> resolve_target(Operation operation, const std::
     server_index = 1;
   }
   auto server = parse_server(positionals[server_index]);
-  if (auto* error = std::get_if<UsageError>(&server)) return std::move(*error);
+  if (!server) return server.error();
   std::vector<std::string> rest;
   for (std::size_t i = 0; i < positionals.size(); ++i) {
     if (i != server_index) rest.push_back(positionals[i]);
   }
-  return complete(operation, std::move(std::get<Server>(server)), std::move(rest));
+  return complete(operation, std::move(*server), std::move(rest));
 }
 
 }  // namespace tftp::client

@@ -36,8 +36,8 @@ OptionList request_options(const Settings& settings, std::optional<std::uint64_t
   return make_request_options(wanted);
 }
 
-Outcome failure(Exit exit, std::string message) {
-  Outcome outcome;
+Report failure(Exit exit, std::string message) {
+  Report outcome;
   outcome.exit = exit;
   outcome.message = std::move(message);
   return outcome;
@@ -56,7 +56,7 @@ std::string what_we_sent(const tftp::Outcome& outcome) {
 }
 
 // The machine's outcome as an exit class and one line; local_detail names the file error behind local_io_error.
-Outcome classify(const tftp::Outcome& machine, const Target& target, const Settings& settings,
+Report classify(const tftp::Outcome& machine, const Target& target, const Settings& settings,
                  const std::string& local_detail) {
   switch (machine.error) {
     case errc::peer_error: {
@@ -95,7 +95,7 @@ struct Link {
 };
 
 // Resolves and opens the socket; an unknown host is a usage error, as a wrong argument is.
-std::optional<Outcome> open_link(Link& link, const Target& target, const Settings& settings) {
+std::optional<Report> open_link(Link& link, const Target& target, const Settings& settings) {
   const auto family = settings.family == IpFamily::v4   ? net::Family::v4
                       : settings.family == IpFamily::v6 ? net::Family::v6
                                                         : net::Family::any;
@@ -114,7 +114,7 @@ std::optional<Outcome> open_link(Link& link, const Target& target, const Setting
 
 // Runs the machine; fills what every outcome has. nullopt: the machine's outcome decides.
 template <class Machine>
-std::optional<Outcome> run(Link& link, Machine& machine, const Hooks& hooks, std::optional<std::uint64_t> total) {
+std::optional<Report> run(Link& link, Machine& machine, const Hooks& hooks, std::optional<std::uint64_t> total) {
   detail::TransferDriver<Machine> driver(link.io, link.socket, link.server, machine, hooks, total);
   const auto end = driver.run();
   if (end.socket_error) return failure(Exit::timed_out, fmt::format("network error: {}", end.socket_error.message()));
@@ -123,7 +123,7 @@ std::optional<Outcome> run(Link& link, Machine& machine, const Hooks& hooks, std
 }
 
 template <class Machine>
-void finish(Outcome& outcome, const Machine& machine, Clock::time_point start) {
+void finish(Report& outcome, const Machine& machine, Clock::time_point start) {
   outcome.negotiated = machine.negotiated();
   outcome.bytes = machine.counters().bytes;  // netascii: wire bytes, as the server counts them
   outcome.counters = machine.counters();
@@ -131,7 +131,7 @@ void finish(Outcome& outcome, const Machine& machine, Clock::time_point start) {
   outcome.elapsed = Clock::now() - start;
 }
 
-void report_done(const Hooks& hooks, const Outcome& outcome, std::optional<std::uint64_t> total) {
+void report_done(const Hooks& hooks, const Report& outcome, std::optional<std::uint64_t> total) {
   if (!hooks.progress || outcome.exit != Exit::success) return;
   hooks.progress(Progress{outcome.bytes, total, outcome.elapsed, true});
 }
@@ -142,7 +142,7 @@ std::chrono::milliseconds give_up_after(const Settings& settings) {
   return std::chrono::duration_cast<milliseconds>(give_up_time(config_for(settings)));
 }
 
-Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) {
+Report get(const Target& target, const Settings& settings, const Hooks& hooks) {
   const auto start = Clock::now();
   std::error_code ec;
   auto download = detail::Download::open(target.local, settings.mode, settings.max_size, ec);
@@ -173,7 +173,7 @@ Outcome get(const Target& target, const Settings& settings, const Hooks& hooks) 
   return *outcome;
 }
 
-Outcome put(const Target& target, const Settings& settings, const Hooks& hooks) {
+Report put(const Target& target, const Settings& settings, const Hooks& hooks) {
   const auto start = Clock::now();
   std::error_code ec;
   auto source = detail::open_upload(target.local, settings.mode, settings.tsize && settings.options, ec);

@@ -10,7 +10,7 @@ namespace tftp::client {
 
 namespace {
 
-double seconds_of(const Outcome& outcome) { return std::chrono::duration<double>(outcome.elapsed).count(); }
+double seconds_of(const Report& outcome) { return std::chrono::duration<double>(outcome.elapsed).count(); }
 
 std::string rate(double bytes_per_second) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
@@ -21,7 +21,7 @@ std::string rate(double bytes_per_second) {
 
 }  // namespace
 
-std::string stats_line(Operation operation, const Outcome& outcome) {
+std::string stats_line(Operation operation, const Report& outcome) {
   const double seconds = seconds_of(outcome);
   std::string line = fmt::format(
       "{} {} bytes in {:.3f} s ({}), blksize {}, windowsize {}, {} retransmissions, {} timeouts, {} duplicates",
@@ -35,7 +35,7 @@ std::string stats_line(Operation operation, const Outcome& outcome) {
   return line;
 }
 
-std::string json_summary(Operation operation, const Target& target, const Outcome& outcome) {
+std::string json_summary(Operation operation, const Target& target, const Report& outcome) {
   nlohmann::ordered_json json;
   json["operation"] = operation == Operation::get ? "get" : "put";
   json["server"] = target.server.host.find(':') != std::string::npos

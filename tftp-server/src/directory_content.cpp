@@ -65,8 +65,8 @@ DirectoryContent::DirectoryContent(const ServerConfig& config, ServerLog& log)
     : config_(config), log_(log), root_(config.root) {
   if (config_.map_file) {
     auto loaded = RemapRules::load(*config_.map_file);
-    if (auto* error = std::get_if<RemapError>(&loaded)) throw std::runtime_error(error->to_string());
-    rules_ = std::make_shared<const RemapRules>(std::get<RemapRules>(std::move(loaded)));
+    if (!loaded) throw std::runtime_error(loaded.error().to_string());
+    rules_ = std::make_shared<const RemapRules>(std::move(loaded).value());
   }
 }
 
@@ -77,10 +77,8 @@ std::optional<Refusal> DirectoryContent::resolve_name(const ContentRequest& requ
   strip_pxe_garbage(name);
   if (rules_) {
     auto mapped = rules_->apply(name, RemapContext{is_put, net::to_asio(request.client.ip)});
-    if (auto* refusal = std::get_if<Refused>(&mapped)) {
-      return refused(ErrorCode::access_violation, refusal->message, name);
-    }
-    auto& result = std::get<std::string>(mapped);
+    if (!mapped) return refused(ErrorCode::access_violation, mapped.error().message, name);
+    auto& result = *mapped;
     const auto start = result.find_first_not_of('/');
     result.erase(0, start == std::string::npos ? result.size() : start);
     if (result != name && config_.verbosity == Verbosity::verbose) {
@@ -178,11 +176,12 @@ std::size_t DirectoryContent::remove_stale_uploads() {
 std::string DirectoryContent::reload_map_file() {
   if (!config_.map_file) return {};
   auto loaded = RemapRules::load(*config_.map_file);
-  if (auto* error = std::get_if<RemapError>(&loaded)) {
-    log_.write(LogEvent{LogLevel::error, "map-file", {}}.add("error", error->to_string()).add("kept", "previous rules"));
-    return error->to_string();
+  if (!loaded) {
+    const auto reason = loaded.error().to_string();
+    log_.write(LogEvent{LogLevel::error, "map-file", {}}.add("error", reason).add("kept", "previous rules"));
+    return reason;
   }
-  rules_ = std::make_shared<const RemapRules>(std::get<RemapRules>(std::move(loaded)));
+  rules_ = std::make_shared<const RemapRules>(std::move(loaded).value());
   log_.write(LogEvent{LogLevel::info, "map-file", {}}.add("file", *config_.map_file).add("rules", std::to_string(rules_->size())));
   return {};
 }

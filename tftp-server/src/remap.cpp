@@ -269,7 +269,7 @@ RemapRules::RemapRules(RemapRules&&) noexcept = default;
 RemapRules& RemapRules::operator=(RemapRules&&) noexcept = default;
 RemapRules::~RemapRules() = default;
 
-std::variant<RemapRules, RemapError> RemapRules::parse(std::string_view text, std::string_view source_name) {
+Result<RemapRules, RemapError> RemapRules::parse(std::string_view text, std::string_view source_name) {
   RemapRules rules;
   unsigned number = 0;
   for (const std::string_view line : split_lines(text)) {
@@ -287,7 +287,7 @@ std::variant<RemapRules, RemapError> RemapRules::parse(std::string_view text, st
   return rules;
 }
 
-std::variant<RemapRules, RemapError> RemapRules::load(const std::string& path) {
+Result<RemapRules, RemapError> RemapRules::load(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return RemapError{path, 0, "cannot open the rule file"};
   std::ostringstream text;
@@ -305,11 +305,13 @@ bool applies(const RemapRules::Rule& rule, const RemapContext& context, bool v4)
   return true;
 }
 
-Refused loop_refusal(unsigned line) { return Refused{Refused::Why::loop_limit, line, "Remap table failure"}; }
+RemapRefusal loop_refusal(unsigned line) {
+  return RemapRefusal{RemapRefusal::Why::loop_limit, line, "Remap table failure"};
+}
 
 }  // namespace
 
-std::variant<std::string, Refused> RemapRules::apply(std::string_view name, const RemapContext& context) const {
+Result<std::string, RemapRefusal> RemapRules::apply(std::string_view name, const RemapContext& context) const {
   const asio::ip::address client = unmapped(context.client);
   const Macros macros{address_text(client), address_hex(client)};
   std::string current(name.substr(0, name.find('\0')));
@@ -333,13 +335,13 @@ std::variant<std::string, Refused> RemapRules::apply(std::string_view name, cons
       if ((rule.flags & abort_on_match) != 0) {
         std::string message =
             rule.pattern.empty() ? std::string("Access denied") : expand(rule.pattern, current, groups, !inverted, macros);
-        return Refused{Refused::Why::rule, rule.line, std::move(message)};
+        return RemapRefusal{RemapRefusal::Why::rule, rule.line, std::move(message)};
       }
       if ((rule.flags & rewrite) != 0) {
         if (++rewrites > max_rewrites) return loop_refusal(rule.line);
         current = expand(rule.pattern, current, groups, true, macros);
         if (current.size() > max_remapped_length) {
-          return Refused{Refused::Why::too_long, rule.line, "Remapped name too long"};
+          return RemapRefusal{RemapRefusal::Why::too_long, rule.line, "Remapped name too long"};
         }
       }
       if ((rule.flags & global) == 0) break;

@@ -27,10 +27,10 @@
 namespace tftp::netascii {
 
 // How far one call got: bytes taken from the input, bytes written to the output.
-struct Progress {
+struct Step {
   std::size_t consumed = 0;
   std::size_t written = 0;
-  friend bool operator==(const Progress&, const Progress&) = default;
+  friend bool operator==(const Step&, const Step&) = default;
 };
 
 // Local bytes to wire bytes. Fill a DATA block of blksize bytes by calling encode() with the next input
@@ -43,7 +43,7 @@ struct Progress {
 class Encoder {
  public:
   // Encodes as much of in as fits into out: first the pending half of a pair, then the input.
-  Progress encode(std::span<const std::byte> in, std::span<std::byte> out) noexcept;
+  Step encode(std::span<const std::byte> in, std::span<std::byte> out) noexcept;
 
   // True when the second half of a pair is still to be written (it needs one more output byte even when
   // the input is over).
@@ -61,7 +61,7 @@ class Encoder {
 // so an out of in.size() + 1 bytes always takes the whole payload; a smaller out takes what fits.
 class Decoder {
  public:
-  Progress decode(std::span<const std::byte> in, std::span<std::byte> out) noexcept;
+  Step decode(std::span<const std::byte> in, std::span<std::byte> out) noexcept;
 
   // At the end of the file: writes a CR still held back (a lone trailing CR is kept). Needs out of at least
   // one byte when held() is true; returns the number of bytes written (0 or 1).

@@ -5,6 +5,7 @@
 // (std::expected is C++23; the core stays C++20 so that clang 14 builds it.)
 
 #include <cassert>
+#include <concepts>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -36,6 +37,12 @@ class Result {
     requires std::is_same_v<E, errc>
   {
     return has_value() ? std::error_code{} : make_error_code(error());
+  }
+
+  friend bool operator==(const Result& a, const Result& b)
+    requires std::equality_comparable<T> && std::equality_comparable<E>
+  {
+    return a.v_ == b.v_;
   }
 
  private:

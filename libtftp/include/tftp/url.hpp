@@ -23,6 +23,7 @@
 
 #include "tftp/address.hpp"
 #include "tftp/packet.hpp"
+#include "tftp/result.hpp"
 
 namespace tftp {
 
@@ -51,7 +52,7 @@ struct TftpUrl {
 
 // A value or the reason it was refused.
 template <class T>
-using Parsed = std::variant<T, UrlError>;
+using Parsed = Result<T, UrlError>;
 
 // A client's server argument: tftp::parse_host_port with server_form (address.hpp), and no user info.
 Parsed<HostPort> parse_host_port(std::string_view text);

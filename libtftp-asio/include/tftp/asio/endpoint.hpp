@@ -40,7 +40,7 @@ struct EndpointSpec {
 using EndpointError = HostPortError;
 using tftp::describe;
 
-std::variant<EndpointSpec, EndpointError> parse_endpoint(std::string_view text);
+Result<EndpointSpec, EndpointError> parse_endpoint(std::string_view text);
 
 // What the address is for: an empty host means the wildcard address to bind and the loopback to connect.
 enum class Use { bind, connect };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tftp/packet.hpp"
+#include "tftp/result.hpp"
 #include "tftp/url.hpp"
 
 namespace tftp::client {
@@ -47,6 +48,6 @@ struct UsageError {
   std::string message;
 };
 
-std::variant<Target, UsageError> resolve_target(Operation operation, const std::vector<std::string>& positionals);
+Result<Target, UsageError> resolve_target(Operation operation, const std::vector<std::string>& positionals);
 
 }  // namespace tftp::client

@@ -1,6 +1,6 @@
 #pragma once
 // The TFTP client operations: one get or put against one server, run to the end on the calling thread.
-// Each returns an Outcome whose exit class is the process exit status of tftp-client.
+// Each returns a Report whose exit class is the process exit status of tftp-client.
 //
 // What they guarantee (issue 5):
 // - get writes into a temporary file beside LOCAL and renames it onto LOCAL only after the last block;
@@ -67,7 +67,7 @@ struct Hooks {
   std::function<void(std::string_view)> trace;     // one line per packet sent or received (verbose)
 };
 
-struct Outcome {
+struct Report {
   Exit exit = Exit::success;
   std::string message;  // empty on success; otherwise one line for the user
   std::uint64_t bytes = 0;
@@ -78,7 +78,7 @@ struct Outcome {
   std::optional<std::string> warning;  // success with a remark, e.g. a tsize that disagrees with the bytes
 };
 
-Outcome get(const Target& target, const Settings& settings, const Hooks& hooks = {});
-Outcome put(const Target& target, const Settings& settings, const Hooks& hooks = {});
+Report get(const Target& target, const Settings& settings, const Hooks& hooks = {});
+Report put(const Target& target, const Settings& settings, const Hooks& hooks = {});
 
 }  // namespace tftp::client

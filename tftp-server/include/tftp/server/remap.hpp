@@ -32,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include "tftp/result.hpp"
 #include <vector>
 
 #include <asio/ip/address.hpp>
@@ -47,7 +49,7 @@ struct RemapError {
 };
 
 // The request is refused with ERROR 2 (access violation) and this message.
-struct Refused {
+struct RemapRefusal {
   enum class Why {
     rule,         // an "a" rule matched
     loop_limit,   // tftpd-hpa's step limit, or this engine's rewrite limit
@@ -72,13 +74,13 @@ class RemapRules {
   static constexpr std::size_t max_line_length = 16383;      // tftpd-hpa's MAXLINE - 1
 
   // Reads and parses a rule file; every problem is a RemapError, nothing throws on bad content.
-  static std::variant<RemapRules, RemapError> load(const std::string& path);
+  static Result<RemapRules, RemapError> load(const std::string& path);
   // Parses rule text; source_name only labels errors.
-  static std::variant<RemapRules, RemapError> parse(std::string_view text, std::string_view source_name);
+  static Result<RemapRules, RemapError> parse(std::string_view text, std::string_view source_name);
 
   // The name to serve (still to be confined beneath ROOT by the caller), or the refusal.
   // The name ends at its first NUL byte, as it does for tftpd-hpa. Safe to call from several threads.
-  std::variant<std::string, Refused> apply(std::string_view name, const RemapContext& context) const;
+  Result<std::string, RemapRefusal> apply(std::string_view name, const RemapContext& context) const;
 
   std::size_t size() const noexcept { return rules_.size(); }
 
