@@ -108,6 +108,7 @@ void ServerEndpoint::on_datagram(const Received& datagram, TimePoint now) {
   if (!request) return;  // stray DATA/ACK/ERROR: not for a listening socket
   if (stopping_) {
     ++counters_.ignored_requests;
+    ++results_of(datagram).ignored;
     return;
   }
   on_request(datagram, now);
@@ -161,6 +162,7 @@ void ServerEndpoint::on_request(const Received& datagram, TimePoint now) {
     // A retransmitted request: its transfer is already answering it.
     if (!it->second->done) {
       ++counters_.repeated_requests;
+      ++results_of(datagram).repeated;
       return;
     }
     close(*it->second);  // a completed upload dallying: the client has moved on
@@ -286,6 +288,10 @@ std::optional<detail::AdmissionDecision<SocketAddress>> ServerEndpoint::admit(co
   return decision;
 }
 
+RequestResults& ServerEndpoint::results_of(const Received& request) noexcept {
+  return peek_opcode(request.bytes) == Opcode::wrq ? counters_.wrq : counters_.rrq;
+}
+
 // The negotiation limits for this client: with block_size_from_mtu, blksize fits the MTU of the link the
 // replies leave by.
 ServerPolicy ServerEndpoint::policy_for(const Received& datagram) {
@@ -326,11 +332,13 @@ ServerEndpoint::Session* ServerEndpoint::open_session(const Received& datagram,
   by_client_[datagram.remote] = raw;
   admission_.opened(datagram.remote, client_key(datagram.remote));
   ++counters_.sessions;
+  ++results_of(datagram).served;
   return raw;
 }
 
 void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error, bool malformed) {
   ++counters_.refused;
+  ++results_of(datagram).refused;
   if (const auto code = static_cast<std::size_t>(error.code); code < counters_.refused_by_code.size()) {
     ++counters_.refused_by_code[code];
   }

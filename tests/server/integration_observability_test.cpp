@@ -110,8 +110,10 @@ TEST(Metrics, ScrapedWithCurlTheyCountTheTransfersMade) {
   ASSERT_TRUE(server.wait_for_log({"transfer", "client=127.0.0.1:" + std::to_string(forged_b.port())}));
 
   const auto after = scrape(server.metrics_port());
-  EXPECT_EQ(value_of(after, R"(tftp_requests_total{opcode="rrq"})"), "6");
-  EXPECT_EQ(value_of(after, R"(tftp_requests_total{opcode="wrq"})"), "0");
+  EXPECT_EQ(value_of(after, R"(tftp_requests_total{opcode="rrq",result="served"})"), "5");
+  EXPECT_EQ(value_of(after, R"(tftp_requests_total{opcode="rrq",result="refused"})"), "1");
+  EXPECT_EQ(value_of(after, R"(tftp_requests_total{opcode="rrq",result="repeated"})"), "0");
+  EXPECT_EQ(value_of(after, R"(tftp_requests_total{opcode="wrq",result="served"})"), "0");
   EXPECT_EQ(value_of(after, R"(tftp_refusals_total{code="1"})"), "1");
   EXPECT_EQ(value_of(after, "tftp_evictions_total"), "1");
   EXPECT_EQ(value_of(after, "tftp_sessions_opened_total"), "5");

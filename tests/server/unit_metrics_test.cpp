@@ -52,8 +52,10 @@ TEST(Metrics, CountRequestsRefusalsEvictionsStrangersAndTransfers) {
   ServerMetrics metrics;
   feed(metrics, net);
   const auto text = metrics.render(net.endpoint());
-  EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq"})"), "4");
-  EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="wrq"})"), "0");
+  EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq",result="served"})"), "3");
+  EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq",result="refused"})"), "1");
+  EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq",result="repeated"})"), "0");
+  EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="wrq",result="refused"})"), "0");
   EXPECT_EQ(value_of(text, R"(tftp_refusals_total{code="1"})"), "1");
   EXPECT_EQ(value_of(text, R"(tftp_refusals_total{code="0"})"), "0");
   EXPECT_EQ(value_of(text, "tftp_evictions_total"), "1");

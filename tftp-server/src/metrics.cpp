@@ -93,18 +93,21 @@ std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
   std::string out;
   out.reserve(8192);
 
-  family(out, "tftp_requests_total", "counter", "RRQ and WRQ datagrams received on listening sockets.");
-  sample(out, "tftp_requests_total", "opcode=\"rrq\"", c.read_requests);
-  sample(out, "tftp_requests_total", "opcode=\"wrq\"", c.write_requests);
+  family(out, "tftp_requests_total", "counter",
+         "RRQ and WRQ datagrams received on listening sockets, by what became of them.");
+  for (const auto& [opcode, by] : {std::pair{"rrq", &c.rrq}, std::pair{"wrq", &c.wrq}}) {
+    for (const auto& [result, count] : {std::pair{"served", by->served}, std::pair{"refused", by->refused},
+                                        std::pair{"repeated", by->repeated}, std::pair{"ignored", by->ignored}}) {
+      sample(out, "tftp_requests_total", fmt::format("opcode=\"{}\",result=\"{}\"", opcode, result), count);
+    }
+  }
   struct Single {
     std::string_view name;
     std::string_view help;
     std::uint64_t value;
   };
   const Single singles[] = {
-      {"tftp_requests_repeated_total", "Retransmitted requests of a running transfer (ignored).", c.repeated_requests},
       {"tftp_requests_malformed_total", "Requests that did not parse (answered with ERROR 4).", c.malformed_requests},
-      {"tftp_requests_ignored_total", "Requests that arrived during shutdown.", c.ignored_requests},
       {"tftp_busy_total", "Requests refused with ERROR 0 \"server busy\" (a session limit).", c.busy},
       {"tftp_sessions_opened_total", "Transfers started.", c.sessions},
       {"tftp_evictions_total", "Sessions whose client never answered, ended to make room for a new request.",

@@ -205,8 +205,18 @@ struct StrangerAnswered {
 };
 using EndpointEvent = std::variant<TransferEnded, RequestRefused, SessionEvicted, StrangerAnswered>;
 
+// What became of the requests of one opcode; each request is counted in exactly one.
+struct RequestResults {
+  std::uint64_t served = 0;    // a session was opened
+  std::uint64_t refused = 0;   // answered with an ERROR (malformed ones included)
+  std::uint64_t repeated = 0;  // a retransmission of a request whose transfer runs: ignored
+  std::uint64_t ignored = 0;   // arrived during shutdown
+};
+
 // Totals since the endpoint was made (what an operator's metrics are made of).
 struct EndpointCounters {
+  RequestResults rrq;
+  RequestResults wrq;
   std::uint64_t requests = 0;       // RRQ and WRQ datagrams on listening sockets, repeats included
   std::uint64_t read_requests = 0;  // of which RRQ
   std::uint64_t write_requests = 0;  // of which WRQ
@@ -274,6 +284,7 @@ class ServerEndpoint {
   void serve_read(const Received& datagram, const Rrq& rrq, TimePoint now);
   void serve_write(const Received& datagram, const Wrq& wrq, TimePoint now);
   std::optional<detail::AdmissionDecision<SocketAddress>> admit(const Received& datagram, const std::string& file);
+  RequestResults& results_of(const Received& request) noexcept;
   ServerPolicy policy_for(const Received& datagram);
   Session* open_session(const Received& datagram, const detail::AdmissionDecision<SocketAddress>& admitted,
                         const std::string& file, Mode mode, Direction direction, const ServerAnswer& answer,
