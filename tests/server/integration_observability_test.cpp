@@ -220,6 +220,9 @@ TEST(Hooks, AHookThatHangsIsKilledWithItsChildrenAndTransfersGoOn) {
   ASSERT_EQ(children.size(), 3U);
   for (const auto& file : children) {
     const auto pid = static_cast<pid_t>(std::stol(read_text(file)));
+    // SIGKILL to the group was sent before the hook was reaped; a killed child may still be on its way out.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (process_state(pid) != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(process_state(pid), 0) << "the hook's child " << pid << " outlived it";
   }
 }
