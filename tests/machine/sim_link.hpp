@@ -1,9 +1,10 @@
 #pragma once
 // A simulated link between a client machine and a server machine, on a virtual clock: every datagram
 // either machine transmits is delivered after a fixed one-way delay unless the drop rule says otherwise.
-// The server machine is made from the first request that reaches it (as the server's listening socket
-// would); later copies of the request are dropped there, as the server driver ignores a repeated request
-// from a running client. No sockets, no sleeping: a run of 70 000 blocks takes milliseconds.
+// The server machine is made from the first request that reaches it; later copies of the request are
+// dropped. This is a harness for the two machines alone: what a server does with requests (repeats,
+// strangers, limits) is the ServerEndpoint's, tested on its own simulated network (endpoint_sim.hpp). No
+// sockets, no sleeping: a run of 70 000 blocks takes milliseconds.
 
 #include <algorithm>
 #include <chrono>
