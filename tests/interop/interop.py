@@ -18,6 +18,7 @@ TFTP_REQUIRE_PEERS=1 (CI) a missing peer or root is a failure (exit 1) instead o
 """
 
 import argparse
+import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -28,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SKIP = 77
@@ -219,12 +221,14 @@ class Matrix:
     def __init__(self):
         self.failures = []
         self.cells = 0
+        self.lock = threading.Lock()  # the loss runs check cells from several threads
 
     def check(self, name, ok, detail=""):
-        self.cells += 1
-        log(f"{'PASS' if ok else 'FAIL'}  {name}{'  ' + detail if detail else ''}")
-        if not ok:
-            self.failures.append(name)
+        with self.lock:
+            self.cells += 1
+            log(f"{'PASS' if ok else 'FAIL'}  {name}{'  ' + detail if detail else ''}")
+            if not ok:
+                self.failures.append(name)
 
 
 def run(command, netns=None, limit=COMMAND_LIMIT):
@@ -427,7 +431,8 @@ def group_client(args, peer, root, files, work):
 
 
 @contextlib.contextmanager
-def lossy_namespace(rate):
+def lossy_namespace(rate, addresses=1):
+    """A namespace that drops rate of the UDP it receives, with 10.254.254.1 .. addresses on its loopback."""
     # Namespaces of earlier runs that were killed before their cleanup ran.
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
     for stale in (n for n in listed if n.startswith("tftp-loss-")):
@@ -439,7 +444,8 @@ def lossy_namespace(rate):
     try:
         ns = ["ip", "netns", "exec", name]
         subprocess.run(ns + ["ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run(ns + ["ip", "addr", "add", "10.254.254.1/32", "dev", "lo"], check=True)
+        for n in range(1, addresses + 1):
+            subprocess.run(ns + ["ip", "addr", "add", f"10.254.254.{n}/32", "dev", "lo"], check=True)
         subprocess.run(ns + ["iptables", "-A", "INPUT", "-p", "udp", "-m", "statistic", "--mode", "random",
                              "--probability", str(rate), "-j", "DROP"], check=True)
         yield name
@@ -452,7 +458,6 @@ def group_loss(args, rate, root, files, work):
     Cells with this project on one side must pass at 10%; at 30% ours/ours must pass (retries raised to 20 on
     both ends, since five lost copies of one packet in a row are then likely) and the rest is reported.
     A cell against a peer that the peers' own pair also fails is a peer defect: reported, not failed."""
-    host = "10.254.254.1"
     pairs = [  # (server, client, block, window)
         ("ours", "ours", None, 1), ("ours", "ours", 1428, 8),  # window None: the client's defaults
         ("ours", "tftp-hpa", None, None), ("ours", "atftp", 1428, 8),
@@ -463,38 +468,51 @@ def group_loss(args, rate, root, files, work):
     results = {}  # (server, client, op, size, window) -> seconds or None
     scratch = Matrix()  # collects the raw cells; the verdicts are below
     missing_pairs = []
-    with lossy_namespace(rate) as netns:
+    def run_pair(netns, host, port, server, client, block, window):
+        with running(server_command(server, args, root, host, port), host, port, netns):
+            # tftp-hpa and atftp wait seconds per lost packet and often give up: smaller files and a
+            # shorter limit keep the run in budget; ours/ours moves every size.
+            ours_only = server == client == "ours"
+            hpa = "tftp-hpa" in (client, server) or "tftpd-hpa" in (client, server)
+            sizes = [0, 513, 65536, 1 << 20] if ours_only else [513, 65536] if hpa else [513, 65536, 1 << 20]
+            if rate > 0.2:  # each lost round trip costs a backed-off timeout: 1 MiB would take minutes
+                sizes = [0, 513, 65536] if ours_only else [513]  # the peers mostly give up: report one
+            limit = 120 if ours_only else 40
+            for size in sizes:
+                for op in ["get", "put"]:
+                    windowed = window is not None and window > 1
+                    label = f"loss {rate:.0%} {server}-server/{client}-client {op} {size} B" + (
+                        f" blksize {block} windowsize {window}" if windowed else " lock-step")
+                    ok, seconds = transfer(scratch, label, args, client, op, host, port, root, work,
+                                           files[size], block=block, window=window, netns=netns, limit=limit)
+                    if not ok and "ours" in (server, client) and (not ours_only or rate > 0.2):
+                        # Random loss can beat a peer's retry budget once (atftp aborts on a repeated OACK,
+                        # tftpd-hpa does not re-ACK a lost final ACK), and at 30% the time budget of our own
+                        # pair: 129 lock-step round trips that each fail half the time, with backoff up to
+                        # 8 s, sometimes need more than 120 s. A second failure in a row counts.
+                        ok, seconds = transfer(scratch, label + " (again)", args, client, op, host, port, root,
+                                               work, files[size], block=block, window=window, netns=netns,
+                                               limit=limit)
+                    results[(server, client, op, size, window if windowed else None)] = seconds if ok else None
+
+    with lossy_namespace(rate, addresses=len(pairs)) as netns:
+        available = []
         for server, client, block, window in pairs:
-            if not (peer_available(server) and peer_available(client)):
+            if peer_available(server) and peer_available(client):
+                available.append((server, client, block, window))
+            else:
                 log(f"peer missing for {server}/{client}")
                 missing_pairs.append(f"{server}/{client}")
-                continue
-            port = free_udp_port()
-            with running(server_command(server, args, root, host, port), host, port, netns):
-                # tftp-hpa and atftp wait seconds per lost packet and often give up: smaller files and a
-                # shorter limit keep the run in budget; ours/ours moves every size.
-                ours_only = server == client == "ours"
-                hpa = "tftp-hpa" in (client, server) or "tftpd-hpa" in (client, server)
-                sizes = [0, 513, 65536, 1 << 20] if ours_only else [513, 65536] if hpa else [513, 65536, 1 << 20]
-                if rate > 0.2:  # each lost round trip costs a backed-off timeout: 1 MiB would take minutes
-                    sizes = [0, 513, 65536] if ours_only else [513]  # the peers mostly give up: report one
-                limit = 120 if ours_only else 40
-                for size in sizes:
-                    for op in ["get", "put"]:
-                        windowed = window is not None and window > 1
-                        label = f"loss {rate:.0%} {server}-server/{client}-client {op} {size} B" + (
-                            f" blksize {block} windowsize {window}" if windowed else " lock-step")
-                        ok, seconds = transfer(scratch, label, args, client, op, host, port, root, work,
-                                               files[size], block=block, window=window, netns=netns, limit=limit)
-                        if not ok and "ours" in (server, client) and (not ours_only or rate > 0.2):
-                            # Random loss can beat a peer's retry budget once (atftp aborts on a repeated OACK,
-                            # tftpd-hpa does not re-ACK a lost final ACK), and at 30% the time budget of our own
-                            # pair: 129 lock-step round trips that each fail half the time, with backoff up to
-                            # 8 s, sometimes need more than 120 s. A second failure in a row counts.
-                            ok, seconds = transfer(scratch, label + " (again)", args, client, op, host, port, root,
-                                                   work, files[size], block=block, window=window, netns=netns,
-                                                   limit=limit)
-                        results[(server, client, op, size, window if windowed else None)] = seconds if ok else None
+        # The pairs run side by side: a loss run is mostly waiting for timeouts, so one after the other it
+        # took minutes that CI spends idle. Each server has its own address, not only its own port: a client
+        # takes the first reply from the server's host, from any port, as the server's transfer ID, so a
+        # stale session of another pair's server on the same address (still retransmitting to a client port
+        # the kernel has since given to a new client) could capture that new client's transfer.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(available) or 1) as pool:
+            jobs = [pool.submit(run_pair, netns, f"10.254.254.{n}", 6900, *pair)
+                    for n, pair in enumerate(available, start=1)]
+            for done in jobs:
+                done.result()
     matrix = Matrix()
     if peers_required():
         for pair in missing_pairs:
