@@ -9,6 +9,8 @@ packages=(
   libasio-dev libcli11-dev libfmt-dev googletest libgtest-dev
   # tftp-server --metrics (Prometheus endpoint)
   libcpp-httplib-dev
+  # tftp-server --origin (HTTP fetches on the event loop) and the origin nginx its tests run
+  libcurl4-openssl-dev nginx-light
   # the chat demos: the file-send header
   nlohmann-json3-dev
   # fuzz preset: clang 14 and libFuzzer
