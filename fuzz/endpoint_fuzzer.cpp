@@ -4,7 +4,8 @@
 // limits, the reflection bound, how many session sockets the host can give), then a sequence of actions:
 // datagrams from a few addresses and ports (two hosts and loopback) to the listening socket or to session
 // sockets (requests with options, DATA, ACK, ERROR, OACK, raw bytes), a well-behaved answer to the last
-// datagram the server sent (so transfers get deep), time passing, timeouts, a shutdown.
+// datagram the server sent (so transfers get deep), time passing, timeouts, a shutdown, and the provider's
+// late answer (content or a refusal) to a read it deferred (name "d").
 // After every input: every datagram the server sends parses and goes out of a socket that is open; never more
 // sessions than max_sessions; an address:port that only ever sent requests is sent at most
 // (2 + unanswered_resends) datagrams per request (the reflection bound, a shutdown's ERROR included); while
@@ -48,7 +49,11 @@ class Content final : public ContentProvider {
     files_["c"] = Bytes(70'000, std::byte{0x17});
   }
 
-  Result<ReadContent, Refusal> open_read(const ContentRequest& request) override {
+  ReadOpening open_read(const ContentRequest& request) override {
+    if (request.name == "d") {  // answered later, by an action (an HTTP origin's headers)
+      deferred.push_back(request.session);
+      return OpenLater{};
+    }
     const auto it = files_.find(request.name);
     if (it == files_.end()) return Refusal{Error{ErrorCode::file_not_found, "file not found"}, request.name};
     return ReadContent{std::make_unique<MemorySource>(it->second), it->second.size(), request.name};
@@ -61,6 +66,13 @@ class Content final : public ContentProvider {
   }
 
   int open_uploads = 0;
+  std::vector<SessionId> deferred;  // opens not answered yet (some of their sessions may be gone)
+
+  ReadOpening later_answer(bool refuse) {
+    if (refuse) return Refusal{Error{ErrorCode::file_not_found, "not at the origin"}, "d"};
+    const auto& bytes = files_.at("b");
+    return ReadContent{std::make_unique<MemorySource>(bytes), bytes.size(), "d"};
+  }
 
  private:
   class Upload final : public UploadSink {
@@ -127,7 +139,7 @@ struct Peer {
 const std::vector<SocketAddress> peers = {
     {IpAddress::v4(0x0a000002), 1000}, {IpAddress::v4(0x0a000002), 1001}, {IpAddress::v4(0x0a000003), 1000},
     {IpAddress::v4(0x0a000003), 2000}, {IpAddress::v4(0x7f000001), 3000}, {IpAddress::v4(0x7f000001), 3001}};
-const std::vector<std::string> names = {"a", "b", "c", "up", "c\xff", ""};
+const std::vector<std::string> names = {"a", "b", "c", "up", "c\xff", "", "d"};
 
 Bytes encoded(const Packet& packet) {
   Bytes out(tftp::transmit_buffer_size);
@@ -196,6 +208,17 @@ class Run {
   }
   void shutdown(Ms grace) {
     endpoint_.shutdown(now_, grace);
+    drain();
+  }
+
+  // The provider answers one of the opens it deferred (its session may have ended meanwhile).
+  void answer_deferred(ByteReader& in) {
+    auto& deferred = content_.deferred;
+    if (deferred.empty()) return;
+    const auto it = deferred.begin() + static_cast<std::ptrdiff_t>(in.u8() % deferred.size());
+    const SessionId id = *it;
+    deferred.erase(it);
+    endpoint_.on_read_opened(id, content_.later_answer(in.flag()), now_);
     drain();
   }
 
@@ -289,7 +312,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Run run(config, 1 + in.u8() % 8);
   bool shut = false;
   for (int action = 0; action < 2000 && !in.empty(); ++action) {
-    switch (in.u8() % 8) {
+    switch (in.u8() % 9) {
       case 0:
       case 1:
       case 2: {
@@ -306,6 +329,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 4: run.answer(in); break;
       case 5: run.advance(Ms(in.u16())); break;
       case 6: run.on_time(); break;
+      case 7: run.answer_deferred(in); break;
       default:
         if (!shut) run.shutdown(Ms(in.u8() * 10));
         shut = true;

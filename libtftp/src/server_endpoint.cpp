@@ -26,6 +26,7 @@ std::optional<IpAddress> client_key(const SocketAddress& client) {
 }
 
 Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
+Error shutting_down() { return Error{ErrorCode::not_defined, "server shutting down"}; }
 Error unknown_transfer_id() { return Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}; }
 
 }  // namespace
@@ -52,6 +53,12 @@ struct ServerEndpoint::Session {
   std::unique_ptr<UploadSink> sink;
   std::optional<Sender> sender;
   std::optional<Receiver> receiver;
+  // A read whose provider said OpenLater: what the request asked, until the answer comes. No machine yet.
+  struct Opening {
+    OptionList options;
+    ServerPolicy policy;
+  };
+  std::optional<Opening> opening;
   std::optional<TimePoint> deadline;  // the machine's next deadline, as of its last input
   std::optional<TimePoint> queued;    // the earliest entry it has in deadlines_ (later ones may be stale)
   bool active = false;                // in active_
@@ -59,6 +66,7 @@ struct ServerEndpoint::Session {
   bool done = false;                  // the outcome is final and was reported (or the session was evicted)
   bool closed = false;                // gone from the tables; freed once nothing points at it
 
+  // Not while opening: there is no machine yet.
   template <class F>
   decltype(auto) machine(F&& f) {
     return sender ? f(*sender) : f(*receiver);
@@ -123,9 +131,11 @@ void ServerEndpoint::on_timeout(TimePoint now) {
     for (Session* session : left) {
       if (session->done) {
         close(*session);
+      } else if (session->opening) {
+        refuse_opening(*session, session->file, shutting_down());
       } else {
         session->last_input = now;
-        session->machine([](auto& m) { m.abort(Error{ErrorCode::not_defined, "server shutting down"}); });
+        session->machine([](auto& m) { m.abort(shutting_down()); });
         touch(*session);
       }
     }
@@ -143,6 +153,10 @@ void ServerEndpoint::on_timeout(TimePoint now) {
       continue;
     }
     session.deadline.reset();
+    if (session.opening) {  // the provider never answered: the client has given up by now too
+      refuse_opening(session, session.file, Error{ErrorCode::not_defined, "content unavailable"});
+      continue;
+    }
     session.last_input = now;
     session.machine([&](auto& m) { m.on_timeout(now); });
     touch(session);
@@ -175,6 +189,7 @@ void ServerEndpoint::on_request(const Received& datagram, TimePoint now) {
 }
 
 void ServerEndpoint::on_session_datagram(Session& session, const Received& datagram, TimePoint now) {
+  if (session.opening) return;  // single-port: nothing was sent to this client yet
   session.last_input = now;
   session.machine([&](auto& m) { m.on_datagram(datagram.bytes, now); });
   touch(session);
@@ -225,24 +240,75 @@ void ServerEndpoint::answer_stranger(const Received& datagram, Session* session,
 void ServerEndpoint::serve_read(const Received& datagram, const Rrq& rrq, TimePoint now) {
   const auto admitted = admit(datagram, rrq.filename);
   if (!admitted) return;
-  auto opened = content_->open_read(ContentRequest{datagram.remote, rrq.filename, rrq.mode,
+  const SessionId id = next_session_++;
+  auto opened = content_->open_read(ContentRequest{id, datagram.remote, rrq.filename, rrq.mode,
                                                    find_option(rrq.options, "tsize") != nullptr, std::nullopt});
-  if (!opened) {
-    auto refusal = opened.error();
-    refuse(datagram, std::move(refusal.name), std::move(refusal.error));
+  if (auto* refusal = std::get_if<Refusal>(&opened)) {
+    refuse(datagram, std::move(refusal->name), std::move(refusal->error));
     return;
   }
-  auto& content = *opened;
+  if (std::holds_alternative<OpenLater>(opened)) {
+    // The request waits as a session: it holds its slot, and its retransmissions are repeats.
+    Session* session = add_session(id, datagram, *admitted, rrq.filename, rrq.mode, Direction::read, now);
+    session->opening = Session::Opening{rrq.options, policy_for(datagram)};
+    session->deadline = now + give_up_time(config_.transfer);
+    queue_deadline(*session);
+    return;
+  }
+  auto& content = std::get<ReadContent>(opened);
   const auto answer = negotiate(policy_for(datagram), rrq.options, Direction::read, content.size);
-  if (answer.refusal) {
+  if (answer.refusal) {  // refused before a session exists: it costs no slot and evicts nobody
     refuse(datagram, content.name, *answer.refusal);
     return;
   }
-  Session* session = open_session(datagram, *admitted, content.name, rrq.mode, Direction::read, answer, now);
-  if (session == nullptr) return;
-  session->source = std::move(content.source);
-  session->sender.emplace(Sender::serve_read(answer, *session->source, config_.transfer, now));
-  touch(*session);
+  Session* session = add_session(id, datagram, *admitted, content.name, rrq.mode, Direction::read, now);
+  start_read(*session, std::move(content), answer, now);
+}
+
+void ServerEndpoint::on_read_opened(SessionId id, ReadOpening answer, TimePoint now) {
+  free_closed();
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second->opening) return;  // evicted, or ended meanwhile
+  Session& session = *it->second;
+  if (auto* refusal = std::get_if<Refusal>(&answer)) {
+    refuse_opening(session, std::move(refusal->name), std::move(refusal->error));
+    return;
+  }
+  if (std::holds_alternative<OpenLater>(answer)) return;  // not an answer: keep waiting
+  auto& content = std::get<ReadContent>(answer);
+  const auto negotiated = negotiate(session.opening->policy, session.opening->options, Direction::read, content.size);
+  if (negotiated.refusal) {
+    refuse_opening(session, content.name, *negotiated.refusal);
+    return;
+  }
+  start_read(session, std::move(content), negotiated, now);
+}
+
+void ServerEndpoint::on_content_ready(SessionId id, TimePoint now) {
+  free_closed();
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second->sender || it->second->done) return;
+  Session& session = *it->second;
+  session.last_input = now;
+  session.sender->resume(now);
+  touch(session);
+}
+
+// The content is there and the options agreed: the session gets its socket and its Sender.
+void ServerEndpoint::start_read(Session& session, ReadContent content, const ServerAnswer& answer, TimePoint now) {
+  session.file = std::move(content.name);
+  if (!open_socket(session, answer.negotiated)) {
+    refuse_opening(session, session.file, busy());
+    return;
+  }
+  session.opening.reset();
+  session.deadline.reset();
+  session.last_input = now;
+  ++counters_.sessions;
+  ++counters_.rrq.served;
+  session.source = std::move(content.source);
+  session.sender.emplace(Sender::serve_read(answer, *session.source, config_.transfer, now));
+  touch(session);
 }
 
 void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimePoint now) {
@@ -253,7 +319,8 @@ void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimeP
   const auto admitted = admit(datagram, wrq.filename);
   if (!admitted) return;
   const auto* tsize = find_option(wrq.options, "tsize");
-  auto opened = content_->open_write(ContentRequest{datagram.remote, wrq.filename, wrq.mode, false,
+  const SessionId id = next_session_++;
+  auto opened = content_->open_write(ContentRequest{id, datagram.remote, wrq.filename, wrq.mode, false,
                                                     tsize != nullptr ? parse_decimal(tsize->value) : std::nullopt});
   if (!opened) {
     auto refusal = opened.error();
@@ -267,11 +334,14 @@ void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimeP
     refuse(datagram, content.name, *answer.refusal);
     return;
   }
-  Session* session = open_session(datagram, *admitted, content.name, wrq.mode, Direction::write, answer, now);
-  if (session == nullptr) {
+  Session* session = add_session(id, datagram, *admitted, content.name, wrq.mode, Direction::write, now);
+  if (!open_socket(*session, answer.negotiated)) {
     content.sink->abort();
+    refuse_opening(*session, content.name, busy());
     return;
   }
+  ++counters_.sessions;
+  ++counters_.wrq.served;
   session->sink = std::move(content.sink);
   session->receiver.emplace(Receiver::serve_write(answer, *session->sink, config_.transfer, now));
   touch(*session);
@@ -303,25 +373,20 @@ ServerPolicy ServerEndpoint::policy_for(const Received& datagram) {
   return policy;
 }
 
-ServerEndpoint::Session* ServerEndpoint::open_session(const Received& datagram,
-                                                      const detail::AdmissionDecision<SocketAddress>& admitted,
-                                                      const std::string& file, Mode mode, Direction direction,
-                                                      const ServerAnswer& answer, TimePoint now) {
+// A session in the tables, holding its admission slot; its socket comes with open_socket.
+ServerEndpoint::Session* ServerEndpoint::add_session(SessionId id, const Received& datagram,
+                                                     const detail::AdmissionDecision<SocketAddress>& admitted,
+                                                     const std::string& file, Mode mode, Direction direction,
+                                                     TimePoint now) {
   if (admitted.evict) {
     if (const auto it = by_client_.find(*admitted.evict); it != by_client_.end()) evict(*it->second, datagram.remote);
-  }
-  const SessionId id = next_session_++;
-  const auto listener = static_cast<ListenerId>(datagram.socket.id);
-  if (!config_.single_port && !host_->open_session_socket(id, listener, datagram.local, answer.negotiated)) {
-    refuse(datagram, file, busy());
-    return nullptr;
   }
   auto session = std::make_unique<Session>();
   session->id = id;
   session->client = datagram.remote;
-  session->listener = listener;
+  session->listener = static_cast<ListenerId>(datagram.socket.id);
   session->local = datagram.local;
-  session->own_socket = !config_.single_port;
+  session->own_socket = false;
   session->file = file;
   session->direction = direction;
   session->mode = mode;
@@ -331,9 +396,26 @@ ServerEndpoint::Session* ServerEndpoint::open_session(const Received& datagram,
   sessions_.emplace(id, std::move(session));
   by_client_[datagram.remote] = raw;
   admission_.opened(datagram.remote, client_key(datagram.remote));
-  ++counters_.sessions;
-  ++results_of(datagram).served;
   return raw;
+}
+
+// false: the host had no socket for it.
+bool ServerEndpoint::open_socket(Session& session, const Negotiated& negotiated) {
+  if (config_.single_port) return true;
+  if (!host_->open_session_socket(session.id, session.listener, session.local, negotiated)) return false;
+  session.own_socket = true;
+  return true;
+}
+
+// A session that never started (a deferred open refused or unanswered, no socket for it): the ERROR goes out
+// from the listening socket, as any refusal, and the session ends without a transfer record.
+void ServerEndpoint::refuse_opening(Session& session, std::string file, Error error) {
+  const Opcode opcode = session.direction == Direction::write ? Opcode::wrq : Opcode::rrq;
+  const std::array<std::byte, 2> request{std::byte{0}, static_cast<std::byte>(opcode)};
+  const Received as_received{SocketRef::listener(session.listener), session.client, session.local, request};
+  session.done = true;
+  close(session);
+  refuse(as_received, std::move(file), std::move(error));
 }
 
 void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error, bool malformed) {
@@ -403,6 +485,7 @@ SessionTotals ServerEndpoint::running(Direction direction) const {
   for (const auto& [id, session] : sessions_) {
     if (session->direction != direction) continue;
     ++totals.sessions;
+    if (session->opening) continue;
     totals.counters += session->sender ? session->sender->counters() : session->receiver->counters();
   }
   return totals;

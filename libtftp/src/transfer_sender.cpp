@@ -93,6 +93,16 @@ void Sender::handle_ack(std::uint16_t block) {
   timer_.arm(now_);
 }
 
+void Sender::resume(TimePoint now) {
+  now_ = now;
+  if (!waiting_ || state_ != State::transferring) return;
+  waiting_ = false;
+  if (!timer_.deadline()) {  // nothing was in flight: the silence starts with what is sent now
+    timer_.progress(now_);
+    timer_.arm(now_);
+  }
+}
+
 void Sender::go_back() {
   if (sampled_ && *sampled_ >= base_) {
     sampled_.reset();
@@ -114,6 +124,12 @@ std::optional<std::size_t> Sender::transmit_data(std::span<std::byte> out) {
     return std::nullopt;
   }
   const BlockRead read = source_->read_block(next_, out.subspan(header_size, block_size));
+  if (std::holds_alternative<BlockPending>(read)) {
+    waiting_ = true;
+    if (base_ == sent_end_) timer_.disarm();  // nothing in flight: nothing to resend, nobody to give up on
+    return std::nullopt;
+  }
+  waiting_ = false;
   if (const auto* error = std::get_if<Error>(&read)) {
     fail_locally(errc::local_io_error, error);
     // The ERROR goes out in this same call, and the caller (poll_transmit) counts it once.

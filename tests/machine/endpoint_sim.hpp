@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,15 +33,48 @@ inline constexpr std::uint32_t server_host = 0x0a000001;  // 10.0.0.1
 inline constexpr std::uint16_t server_port = 69;
 inline constexpr std::uint16_t first_session_port = 50000;
 
-// Files in memory; uploads land in `committed` only when finished.
+// Content that arrives over time, as from an HTTP origin: blocks below `available` can be read, the rest
+// is BlockPending until `complete` (or an Error once `failure` is set).
+struct GatedFile {
+  std::vector<std::byte> bytes;
+  std::uint64_t available = 0;  // bytes
+  bool complete = false;
+  std::optional<Error> failure;
+};
+
+class GatedSource final : public BlockSource {
+ public:
+  explicit GatedSource(const GatedFile& file) : file_(file) {}
+  BlockRead read_block(std::uint64_t index, std::span<std::byte> out) override {
+    if (file_.failure) return *file_.failure;
+    const std::uint64_t begin = index * out.size();
+    const std::uint64_t end = std::min<std::uint64_t>(begin + out.size(), file_.bytes.size());
+    if (!file_.complete && file_.available < begin + out.size()) return BlockPending{};
+    if (begin >= end) return std::size_t{0};
+    std::memcpy(out.data(), file_.bytes.data() + begin, end - begin);
+    return static_cast<std::size_t>(end - begin);
+  }
+
+ private:
+  const GatedFile& file_;
+};
+
+// Files in memory; uploads land in `committed` only when finished. A name in `later` is opened later: the
+// request's session is noted in `asked_later` and the test answers with on_read_opened.
 class MemoryContent final : public ContentProvider {
  public:
   std::map<std::string, std::vector<std::byte>> files;
   std::map<std::string, std::vector<std::byte>> committed;
+  std::set<std::string> later;
+  std::vector<std::pair<SessionId, std::string>> asked_later;
   std::size_t aborted = 0;
   std::size_t uploads_open = 0;
 
-  Result<ReadContent, Refusal> open_read(const ContentRequest& request) override {
+  ReadOpening open_read(const ContentRequest& request) override {
+    if (later.count(request.name) != 0) {
+      asked_later.emplace_back(request.session, request.name);
+      return OpenLater{};
+    }
     const auto it = files.find(request.name);
     if (it == files.end()) return Refusal{Error{ErrorCode::file_not_found, "file not found"}, request.name};
     return ReadContent{std::make_unique<MemorySource>(it->second), it->second.size(), request.name};
@@ -178,6 +212,16 @@ class Network final : public EndpointHost {
 
   void shutdown(Duration grace) {
     endpoint_.shutdown(now_, grace);
+    drain_server();
+  }
+
+  // The provider's inputs, as the host hands them over: now, then the datagrams they caused go out.
+  void read_opened(SessionId session, ReadOpening answer) {
+    endpoint_.on_read_opened(session, std::move(answer), now_);
+    drain_server();
+  }
+  void content_ready(SessionId session) {
+    endpoint_.on_content_ready(session, now_);
     drain_server();
   }
 

@@ -118,7 +118,7 @@ const posix::Root* DirectoryContent::root_for(const ContentRequest& request, con
   return &root_;
 }
 
-Result<ReadContent, Refusal> DirectoryContent::open_read(const ContentRequest& request) {
+ReadOpening DirectoryContent::open_read(const ContentRequest& request) {
   std::string name = request.name;
   if (auto refusal = resolve_name(request, false, name)) return std::move(*refusal);
   std::optional<posix::Root> holder;

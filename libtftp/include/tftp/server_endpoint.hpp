@@ -58,10 +58,14 @@
 
 namespace tftp {
 
+using SessionId = std::uint64_t;
+using ListenerId = std::uint32_t;
+
 // ---- Content --------------------------------------------------------------------------------------
 
 // What a request asks of the content behind the server.
 struct ContentRequest {
+  SessionId session = 0;  // the session the request will be: the ticket of a deferred open
   SocketAddress client;
   std::string name;  // as the client sent it: the provider applies its own name rules
   Mode mode = Mode::octet;
@@ -98,17 +102,21 @@ struct WriteContent {
   std::string name;
 };
 
+// The provider will answer later (content behind a network round trip, e.g. an HTTP origin's response
+// headers, which decide between ERROR 1 and a transfer and carry the size for tsize). It then hands the
+// answer to ServerEndpoint::on_read_opened with the request's session number.
+struct OpenLater {};
+
+using ReadOpening = std::variant<ReadContent, Refusal, OpenLater>;
+
 class ContentProvider {
  public:
   virtual ~ContentProvider() = default;
-  virtual Result<ReadContent, Refusal> open_read(const ContentRequest& request) = 0;
+  virtual ReadOpening open_read(const ContentRequest& request) = 0;
   virtual Result<WriteContent, Refusal> open_write(const ContentRequest& request) = 0;
 };
 
 // ---- Sockets --------------------------------------------------------------------------------------
-
-using SessionId = std::uint64_t;
-using ListenerId = std::uint32_t;
 
 // A socket of the host: one of its listening sockets (numbered by the host), or a session's own.
 struct SocketRef {
@@ -251,6 +259,13 @@ class ServerEndpoint {
 
   void on_datagram(const Received& datagram, TimePoint now);
   void on_timeout(TimePoint now);  // before next_deadline(): no-op
+  // The answer to an open_read that said OpenLater. The request waited as a session without a machine: it
+  // holds its admission slot (and may be evicted like any unanswered session), its retransmissions are
+  // repeats, and after the give-up time without an answer it is refused with ERROR 0 "content unavailable".
+  // An answer for a session that is gone is dropped (its source destroyed).
+  void on_read_opened(SessionId session, ReadOpening answer, TimePoint now);
+  // A source that said BlockPending has more (or failed): its session sends what it can now.
+  void on_content_ready(SessionId session, TimePoint now);
   // out must hold transmit_buffer_size bytes (or at least the largest datagram a session may send).
   std::optional<Transmit> poll_transmit(std::span<std::byte> out);
   std::optional<EndpointEvent> poll_event();
@@ -282,14 +297,17 @@ class ServerEndpoint {
   void demultiplex(const Received& datagram, TimePoint now);
   void answer_stranger(const Received& datagram, Session* session, TimePoint now);
   void serve_read(const Received& datagram, const Rrq& rrq, TimePoint now);
+  void start_read(Session& session, ReadContent content, const ServerAnswer& answer, TimePoint now);
   void serve_write(const Received& datagram, const Wrq& wrq, TimePoint now);
   std::optional<detail::AdmissionDecision<SocketAddress>> admit(const Received& datagram, const std::string& file);
   RequestResults& results_of(const Received& request) noexcept;
   ServerPolicy policy_for(const Received& datagram);
-  Session* open_session(const Received& datagram, const detail::AdmissionDecision<SocketAddress>& admitted,
-                        const std::string& file, Mode mode, Direction direction, const ServerAnswer& answer,
-                        TimePoint now);
+  Session* add_session(SessionId id, const Received& datagram,
+                       const detail::AdmissionDecision<SocketAddress>& admitted, const std::string& file, Mode mode,
+                       Direction direction, TimePoint now);
+  bool open_socket(Session& session, const Negotiated& negotiated);
   void refuse(const Received& datagram, std::string file, Error error, bool malformed = false);
+  void refuse_opening(Session& session, std::string file, Error error);
   void touch(Session& session);
   void settle(Session& session);
   void report(Session& session);

@@ -36,9 +36,16 @@ inline constexpr std::size_t transmit_buffer_size = max_packet_size;
 
 // ---- Block data ----------------------------------------------------------------------------------
 
-// What a BlockSource read gives: the number of bytes written, or an ERROR to send to the peer instead
-// (e.g. ERROR 0 "read failed"); the transfer then fails with errc::local_io_error.
-using BlockRead = std::variant<std::size_t, Error>;
+// The block is not there yet (content still arriving, e.g. from an HTTP origin): the Sender sends nothing
+// for it and waits until its driver calls Sender::resume(). A source may say so only for a block it has
+// never given before: blocks once read can always be read again (a retransmission).
+struct BlockPending {
+  friend bool operator==(BlockPending, BlockPending) = default;
+};
+
+// What a BlockSource read gives: the number of bytes written, an ERROR to send to the peer instead
+// (e.g. ERROR 0 "read failed"; the transfer then fails with errc::local_io_error), or BlockPending.
+using BlockRead = std::variant<std::size_t, Error, BlockPending>;
 
 // The bytes of the file being sent, by block. Blocks are read at random: a retransmission reads a block
 // again, so an octet source preads at index * out.size(); a netascii source keeps encoder checkpoints.
@@ -120,6 +127,15 @@ class Sender final : public detail::TransferBase {
   // Blocks sent at once now (slow start), at most the negotiated window.
   std::uint64_t window() const noexcept { return std::min<std::uint64_t>(cwnd_, negotiated_.window_size); }
 
+  // The source said BlockPending: the next block is not there yet. While every block sent is acknowledged
+  // the Sender has no deadline (the client is not silent; we are the slow ones): the source's owner is
+  // responsible for calling resume() once the block arrives or the content failed (then read_block gives an
+  // Error), and for bounding how long that takes. Blocks still unacknowledged are retransmitted as usual.
+  bool waiting_for_content() const noexcept { return waiting_; }
+  // An input: the source has more (or failed). The silence of the client counts from now; then drain
+  // poll_transmit as after any input.
+  void resume(TimePoint now);
+
  private:
   Sender(BlockSource& source, const TransferConfig& config, TimePoint now)
       : TransferBase(config, now, "Unexpected packet for a sender"), source_(&source) {}
@@ -139,6 +155,7 @@ class Sender final : public detail::TransferBase {
   std::optional<std::uint64_t> sampled_;   // block index whose round trip is being measured
   std::uint64_t first_window_ = 0;         // blocks of the first window (unproven)
   std::uint64_t cwnd_ = ~std::uint64_t{0};  // blocks sent at once
+  bool waiting_ = false;                   // the source said BlockPending for block next_
 };
 
 // ---- Receiver -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ class DirectoryContent final : public ContentProvider {
   // Opens ROOT and reads the map file; throws (std::system_error, std::runtime_error) when either fails.
   DirectoryContent(const ServerConfig& config, ServerLog& log);
 
-  Result<ReadContent, Refusal> open_read(const ContentRequest& request) override;
+  ReadOpening open_read(const ContentRequest& request) override;
   Result<WriteContent, Refusal> open_write(const ContentRequest& request) override;
 
   const std::string& root_path() const noexcept { return root_.path(); }
