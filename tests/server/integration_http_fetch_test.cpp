@@ -435,6 +435,28 @@ TEST_F(HttpFetchFault, AnErrorStatusIsAResponseForTheHandlerToJudge) {
   EXPECT_EQ(empty.bodies, 0);
 }
 
+TEST_F(HttpFetchFault, AValidatorLongerThanOneKiBIsLeftOut) {
+  HttpFetcher fetcher(io_, limits_);
+  const Recorder& longest = fetch(fetcher, get(url("long-etag/1024")));
+  ASSERT_TRUE(longest.ok());
+  EXPECT_EQ(longest.head->etag, "\"" + std::string(1022, 'x') + "\"");
+  for (const char* length : {"1025", "9000"}) {  // 9000: a header line beyond the 8 KiB read at all
+    const Recorder& seen = fetch(fetcher, get(url(std::string("long-etag/") + length)));
+    ASSERT_TRUE(seen.ok()) << length;
+    EXPECT_EQ(seen.head->etag, std::nullopt) << length;
+    EXPECT_EQ(seen.body, pattern(10)) << length;
+  }
+}
+
+TEST_F(HttpFetch, AnOriginThatRefusesConnectionsFailsTheFetch) {
+  HttpFetcher fetcher(io_, limits_);
+  const auto closed = origin_detail::free_port();  // nothing listens there now
+  const Recorder& seen = fetch(fetcher, get("http://127.0.0.1:" + std::to_string(closed) + "/file.bin"));
+  EXPECT_FALSE(seen.end->ok);
+  EXPECT_EQ(seen.heads, 0);
+  EXPECT_FALSE(seen.end->error.empty());
+}
+
 // --- what handlers may do, and the loop ---
 
 TEST_F(HttpFetchFault, CancelFromOnHeadOrOnBodyEndsEveryCallback) {

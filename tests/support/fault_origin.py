@@ -19,6 +19,7 @@ its path; the last component is the requested name and is ignored, so a TFTP tes
   /redirect/N/NAME                N redirects, then /ok/1000/NAME
   /redirect-file/NAME             302 to file:///etc/passwd
   /slow-body/SIZE/CHUNK/MS/NAME   Content-Length SIZE, CHUNK bytes every MS milliseconds
+  /long-etag/LENGTH/NAME          as /ok/10, with an ETag LENGTH characters long (quotes included)
 
 Python 3 standard library only.
 """
@@ -130,6 +131,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.redirect(f"/redirect/{left - 1}/{name}" if left > 1 else f"/ok/1000/{name}")
         elif behaviour == "redirect-file" and not args:
             self.redirect("file:///etc/passwd")
+        elif behaviour == "long-etag" and len(args) == 1:
+            length = number(args[0], 1 << 16)
+            if length < 2:
+                raise BadRequest(args[0])
+            self.reply(200, PATTERN.slice(0, 10), (("ETag", '"' + "x" * (length - 2) + '"'),))
         elif behaviour == "slow-body" and len(args) == 3:
             self.slow_body(number(args[0]), number(args[1]), number(args[2]))
         else:
