@@ -10,7 +10,8 @@
 // 304, an empty 200); a fetch that fails before any byte of the body gets on_done only. A callback that
 // returns false ends the fetch: on_done follows with ok = false. cancel() ends a fetch with no callback at all.
 // Handlers may call start() and cancel() from their callbacks (curl is never re-entered: what they ask for is
-// done after curl's callback returned); destroying the fetcher from inside one is not allowed.
+// done after curl's callback returned); destroying the fetcher from inside one is not allowed, and neither
+// is throwing (most callbacks run inside libcurl, which is C). Every call is made on the io_context's thread.
 //
 // A fetch ends with ok = false when no byte of the response came for stall_timeout once the request could be
 // sent (the wait for the status line, or a body that stops), after max_redirects redirects, on a redirect to
