@@ -46,6 +46,9 @@ struct Cli {
   double timeout_s = 1.0;
   unsigned timeout_max_s = 10;
   double grace_s = 3.0;
+  std::string cache_size = "1G";
+  unsigned cache_ttl_s = 60;
+  double origin_timeout_s = 10.0;
   bool verbose = false;
   bool quiet = false;
 };
@@ -125,6 +128,27 @@ void add_options(CLI::App& app, Cli& cli) {
       ->check(CLI::Range(1, 1024))->capture_default_str();
   app.add_option("--hook-timeout", cli.hook_timeout_s, "seconds an --on-transfer program may run before it is killed")
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  auto* origin = app.add_option("--origin", c.origins,
+                                "http(s) URL a name ROOT lacks is fetched from (URL + name), through the cache; "
+                                "repeatable: later ones are fallbacks when one cannot be reached or answers 5xx")
+                     ->check(form([](std::string_view text) {
+                       return text.starts_with("http://") || text.starts_with("https://");
+                     }, "an http:// or https:// URL"))
+                     ->allow_extra_args(false);
+  app.add_flag("--origin-only", c.origin_only, "serve every name from --origin, none from ROOT (uploads still go to ROOT)")
+      ->needs(origin);
+  auto* cache_dir = app.add_option("--cache-dir", c.cache_dir, "where fetched files are kept (created if missing; survives restarts)");
+  origin->needs(cache_dir);
+  app.add_option("--cache-size", cli.cache_size, "bytes of fetched files kept (K, M, G), least recently used out first")
+      ->check(form([](std::string_view text) { return parse_size(text).has_value(); }, "a size like 512M"))
+      ->capture_default_str();
+  app.add_option("--cache-ttl", cli.cache_ttl_s, "seconds a cached file is served before it is revalidated (ETag, Last-Modified)")
+      ->check(CLI::Range(0U, 31'536'000U))->capture_default_str();
+  app.add_option("--origin-ca", c.origin_ca, "CA bundle (PEM) for https origins; default: the system's")
+      ->check(CLI::ExistingFile);
+  app.add_option("--origin-timeout", cli.origin_timeout_s,
+                 "seconds without a byte from the origin (connect, first byte, mid-file) before its clients get ERROR 0")
+      ->check(CLI::Range(0.1, 300.0))->capture_default_str();
 }
 
 ServerConfig finish(Cli& cli, const CLI::App& app) {
@@ -151,6 +175,9 @@ ServerConfig finish(Cli& cli, const CLI::App& app) {
   if (!cli.metrics.empty()) config.metrics = *tftp::parse_host_port(cli.metrics, tftp::address_form);
   config.on_transfer = split_command(cli.on_transfer);
   config.hook_timeout = std::chrono::milliseconds(std::lround(cli.hook_timeout_s * 1000));
+  config.cache_size = *parse_size(cli.cache_size);
+  config.cache_ttl = std::chrono::seconds(cli.cache_ttl_s);
+  config.origin_timeout = std::chrono::milliseconds(std::lround(cli.origin_timeout_s * 1000));
   return config;
 }
 

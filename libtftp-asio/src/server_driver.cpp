@@ -392,4 +392,14 @@ void ServerDriver::shutdown(std::chrono::milliseconds grace, std::function<void(
 
 const ServerEndpoint& ServerDriver::endpoint() const { return impl_->endpoint_; }
 
+void ServerDriver::read_opened(SessionId session, ReadOpening answer) {
+  impl_->endpoint_.on_read_opened(session, std::move(answer), Clock::now());
+  impl_->after_input();
+}
+
+void ServerDriver::content_ready(SessionId session) {
+  impl_->endpoint_.on_content_ready(session, Clock::now());
+  impl_->after_input();
+}
+
 }  // namespace tftp::net

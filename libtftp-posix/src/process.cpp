@@ -1,5 +1,7 @@
 #include "tftp/posix/process.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
@@ -43,6 +45,31 @@ void drop_privileges(const std::string& user) {
   if (::initgroups(entry->pw_name, entry->pw_gid) != 0) throw_errno("initgroups " + user);
   if (::setgid(entry->pw_gid) != 0) throw_errno("setgid " + user);
   if (::setuid(entry->pw_uid) != 0) throw_errno("setuid " + user);
+}
+
+void give_directory_to(const std::string& directory, const std::string& user) {
+  errno = 0;
+  const passwd* entry = ::getpwnam(user.c_str());
+  if (entry == nullptr) throw std::runtime_error("unknown user " + user);
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) throw_errno("open " + directory);
+  if (::fchown(fd, entry->pw_uid, entry->pw_gid) != 0) {
+    const int error = errno;
+    ::close(fd);
+    errno = error;
+    throw_errno("chown " + directory);
+  }
+  DIR* dir = ::fdopendir(fd);  // owns fd from here
+  if (dir == nullptr) {
+    ::close(fd);
+    throw_errno("opendir " + directory);
+  }
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    ::fchownat(::dirfd(dir), name.c_str(), entry->pw_uid, entry->pw_gid, AT_SYMLINK_NOFOLLOW);
+  }
+  ::closedir(dir);
 }
 
 }  // namespace tftp::posix

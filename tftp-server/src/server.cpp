@@ -17,6 +17,7 @@
 #include "tftp/asio/server_driver.hpp"
 #include "tftp/server/hooks.hpp"
 #include "tftp/server/metrics.hpp"
+#include "tftp/server/origin_content.hpp"
 
 namespace tftp::server {
 
@@ -157,6 +158,7 @@ Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
       config_(config),
       server_log_(log),
       content_(std::make_unique<DirectoryContent>(config, log)),
+      origin_(config.origins.empty() ? nullptr : std::make_unique<OriginContent>(io, config, *content_, log)),
       metrics_(std::make_unique<ServerMetrics>()),
       hooks_(config.on_transfer.empty()
                  ? nullptr
@@ -164,8 +166,14 @@ Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
                        io, config.on_transfer, HookLimits{.max_running = config.hook_max_running, .timeout = config.hook_timeout},
                        log)),
       log_(std::make_unique<Log>(log, content_->root_path(), *metrics_, hooks_.get())),
-      driver_(std::make_unique<net::ServerDriver>(io, server_sockets(config), endpoint_config(config), *content_, *log_)) {
+      driver_(std::make_unique<net::ServerDriver>(io, server_sockets(config), endpoint_config(config),
+                                                  origin_ ? static_cast<ContentProvider&>(*origin_) : *content_, *log_)) {
   log_->count_evictions(driver_->endpoint());
+  if (origin_) {
+    origin_->connect(OriginContent::Inputs{
+        [this](SessionId session, ReadOpening answer) { driver_->read_opened(session, std::move(answer)); },
+        [this](SessionId session) { driver_->content_ready(session); }});
+  }
   // Bound now, like the TFTP sockets, before privileges are dropped.
   if (config_.metrics) metrics_server_ = std::make_unique<MetricsServer>(io, *config_.metrics, [this] { return scrape(); });
   open_files_ = posix::raise_open_files_limit(files_per_session * config_.max_sessions + spare_files);
@@ -204,6 +212,7 @@ void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> on_
   if (hooks_) hooks_->stop();
   driver_->shutdown(grace, [this, on_stopped = std::move(on_stopped)] {
     if (metrics_server_) metrics_server_->stop();
+    if (origin_) origin_->stop();  // the transfers that read the fetches are over
     if (on_stopped) on_stopped();
   });
 }
@@ -225,6 +234,7 @@ int run_server(const ServerConfig& config) {
                   .add("user", "root")
                   .add("note", "--user root: the server keeps root for its whole life"));
   } else if (!user.empty()) {
+    if (!config.origins.empty() && root) posix::give_directory_to(config.cache_dir, user);  // it writes there
     posix::drop_privileges(user);
     log.write(LogEvent{LogLevel::info, "privileges", {}}.add("user", user));
   }

@@ -69,6 +69,11 @@ class ServerDriver {
   // session is gone and the driver holds no more work in the io_context. Call from the io_context's thread.
   void shutdown(std::chrono::milliseconds grace, std::function<void()> on_stopped = {});
   const ServerEndpoint& endpoint() const;
+  // A content provider's late answers (ServerEndpoint::on_read_opened, on_content_ready), handed over with
+  // the time and followed by what they cause. From the io_context's thread, never from inside a call the
+  // endpoint made into the provider.
+  void read_opened(SessionId session, ReadOpening answer);
+  void content_ready(SessionId session);
 
  private:
   struct Impl;

@@ -13,5 +13,8 @@ std::uint64_t raise_open_files_limit(std::uint64_t wanted);
 
 // initgroups + setgid + setuid to the user; throws std::system_error or std::runtime_error.
 void drop_privileges(const std::string& user);
+// Makes `user` the owner of a directory the server writes to after it dropped to that user (a cache),
+// and of the files directly in it (symlinks are not followed). Throws like drop_privileges.
+void give_directory_to(const std::string& directory, const std::string& user);
 
 }  // namespace tftp::posix

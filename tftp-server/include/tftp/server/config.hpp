@@ -108,6 +108,18 @@ struct ServerConfig {
   std::vector<std::string> on_transfer;
   std::size_t hook_max_running = 4;
   std::chrono::milliseconds hook_timeout{30'000};
+  // --origin URL (repeatable, http or https): a name not in ROOT (every name with origin_only) is fetched
+  // from URL + name through the cache in cache_dir (origin_content.hpp); later URLs are fallbacks for an
+  // origin that cannot be reached or answers 5xx. Empty: ROOT only.
+  std::vector<std::string> origins;
+  bool origin_only = false;
+  std::string cache_dir;                           // required with origins; survives restarts
+  std::uint64_t cache_size = std::uint64_t{1} << 30;  // bytes of complete files kept, least recently used out first
+  std::chrono::seconds cache_ttl{60};              // a cached file is revalidated (ETag, Last-Modified) after this
+  std::string origin_ca;                           // a CA bundle for https origins; empty: the system's
+  // No byte from the origin for this long (connect, first byte, or mid-body) fails the fetch: the clients
+  // waiting get ERROR 0 "origin unavailable" well before a boot ROM gives up.
+  std::chrono::milliseconds origin_timeout{10'000};
 };
 
 }  // namespace tftp::server

@@ -34,9 +34,11 @@ class DirectoryContent final : public ContentProvider {
   // Re-reads the map file (SIGHUP). A bad file keeps the rules in use; the reason ("FILE:LINE: why") is
   // logged and returned. Without a map file: nothing to do, empty string.
   std::string reload_map_file();
+  // The name steps alone (no confinement, no file system): `name` becomes the name to look for; a map-file
+  // rule may refuse it.
+  std::optional<Refusal> resolve_name(const ContentRequest& request, bool is_put, std::string& name) const;
 
  private:
-  std::optional<Refusal> resolve_name(const ContentRequest& request, bool is_put, std::string& name) const;
   const posix::Root* root_for(const ContentRequest& request, const std::string& name, std::optional<posix::Root>& holder,
                        std::optional<Refusal>& refusal) const;
 

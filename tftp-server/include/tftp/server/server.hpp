@@ -24,6 +24,7 @@ class ServerDriver;
 namespace tftp::server {
 
 class DirectoryContent;
+class OriginContent;
 class MetricsServer;
 class ServerMetrics;
 class TransferHooks;
@@ -64,6 +65,7 @@ class Server {
   ServerConfig config_;
   ServerLog& server_log_;
   std::unique_ptr<DirectoryContent> content_;
+  std::unique_ptr<OriginContent> origin_;  // with --origin: in front of content_
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<TransferHooks> hooks_;
   std::unique_ptr<Log> log_;
