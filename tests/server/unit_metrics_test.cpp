@@ -9,6 +9,7 @@
 #include "../machine/endpoint_sim.hpp"
 #include "tftp/server/hooks.hpp"
 #include "tftp/server/metrics.hpp"
+#include "tftp/server/origin_content.hpp"
 
 namespace tftp::server {
 namespace {
@@ -142,6 +143,32 @@ TEST(Metrics, TransferResultsAreAFixedSet) {
   EXPECT_EQ(with(errc::aborted), "aborted");
   EXPECT_EQ(with(errc::malformed_packet), "protocol_error");
   EXPECT_EQ(with(errc::protocol_violation), "protocol_error");
+}
+
+TEST(Metrics, TheOriginCacheIsRenderedFromItsCounters) {
+  OriginCounters c;
+  c.fetches = 7;
+  c.revalidations = 2;
+  c.fetch_failures = 1;
+  c.bytes_fetched = 123456;
+  c.hits = 40;
+  c.joined = 999;
+  c.evictions = 3;
+  c.cached_bytes = 5000;
+  c.cached_files = 2;
+  std::string text;
+  render_origin_metrics(text, c, 1 << 20);
+  EXPECT_EQ(value_of(text, "tftp_origin_requests_total{kind=\"fetch\"}"), "5");
+  EXPECT_EQ(value_of(text, "tftp_origin_requests_total{kind=\"revalidation\"}"), "2");
+  EXPECT_EQ(value_of(text, "tftp_origin_failures_total"), "1");
+  EXPECT_EQ(value_of(text, "tftp_origin_bytes_total"), "123456");
+  EXPECT_EQ(value_of(text, "tftp_cache_hits_total"), "40");
+  EXPECT_EQ(value_of(text, "tftp_cache_joined_total"), "999");
+  EXPECT_EQ(value_of(text, "tftp_cache_evictions_total"), "3");
+  EXPECT_EQ(value_of(text, "tftp_cache_bytes"), "5000");
+  EXPECT_EQ(value_of(text, "tftp_cache_files"), "2");
+  EXPECT_EQ(value_of(text, "tftp_cache_max_bytes"), "1048576");
+  EXPECT_NE(text.find("# TYPE tftp_cache_bytes gauge"), std::string::npos);
 }
 
 TEST(Histogram, BucketsAreCumulative) {

@@ -1,5 +1,7 @@
 #include "tftp/server/metrics.hpp"
 
+#include "tftp/server/origin_content.hpp"
+
 #include <httplib.h>
 
 #include <fmt/format.h>
@@ -167,6 +169,33 @@ std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
   family(out, "tftp_round_trip_seconds", "histogram", "Smoothed round trip of each finished transfer that measured one.");
   round_trip_.render(out, "tftp_round_trip_seconds");
   return out;
+}
+
+void render_origin_metrics(std::string& out, const OriginCounters& c, std::uint64_t cache_size) {
+  family(out, "tftp_origin_requests_total", "counter", "GET requests sent to --origin, plain or conditional (revalidation).");
+  sample(out, "tftp_origin_requests_total", "kind=\"fetch\"", c.fetches - c.revalidations);
+  sample(out, "tftp_origin_requests_total", "kind=\"revalidation\"", c.revalidations);
+  struct Single {
+    std::string_view name;
+    std::string_view type;
+    std::string_view help;
+    std::uint64_t value;
+  };
+  const Single singles[] = {
+      {"tftp_origin_failures_total", "counter",
+       "Fetches that ended without a usable answer (unreachable, timed out, 5xx, broken mid-file).", c.fetch_failures},
+      {"tftp_origin_bytes_total", "counter", "Body bytes received from the origin.", c.bytes_fetched},
+      {"tftp_cache_hits_total", "counter", "Reads served from a complete cached file (fresh or revalidated).", c.hits},
+      {"tftp_cache_joined_total", "counter", "Reads that followed a fetch already running for their file.", c.joined},
+      {"tftp_cache_evictions_total", "counter", "Cached files removed to stay within --cache-size.", c.evictions},
+      {"tftp_cache_bytes", "gauge", "Bytes of complete files in the cache.", c.cached_bytes},
+      {"tftp_cache_files", "gauge", "Complete files in the cache.", c.cached_files},
+      {"tftp_cache_max_bytes", "gauge", "The --cache-size limit.", cache_size},
+  };
+  for (const auto& single : singles) {
+    family(out, single.name, single.type, single.help);
+    sample(out, single.name, "", single.value);
+  }
 }
 
 struct MetricsServer::Impl {

@@ -183,7 +183,11 @@ Server::~Server() {
   if (metrics_server_) metrics_server_->stop();
 }
 
-std::string Server::scrape() { return metrics_->render(driver_->endpoint()); }
+std::string Server::scrape() {
+  auto text = metrics_->render(driver_->endpoint());
+  if (origin_) render_origin_metrics(text, origin_->counters(), config_.cache_size);
+  return text;
+}
 
 std::uint16_t Server::metrics_port() const noexcept { return metrics_server_ ? metrics_server_->port() : 0; }
 

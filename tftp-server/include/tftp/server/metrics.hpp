@@ -38,6 +38,11 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
+struct OriginCounters;
+
+// The --origin cache's families (tftp_origin_..., tftp_cache_...), appended to a scrape.
+void render_origin_metrics(std::string& out, const OriginCounters& counters, std::uint64_t cache_size);
+
 // How a transfer ended, as a label value from a fixed set.
 std::string_view transfer_result(const Outcome& outcome) noexcept;
 
