@@ -469,6 +469,12 @@ void OriginContent::fetch_ended(Fetch& fetch, bool ok, const std::string& error)
     next.waiting = std::move(fetch.waiting);
     return;
   }
+  // A revalidation the origin could not answer: the cached copy is better than no boot (stale-if-error).
+  if (const auto it = entries_.find(fetch.name); fetch.conditional && it != entries_.end()) {
+    Entry& entry = *it->second;
+    answer_waiting(fetch, [&](const ContentRequest& request) { return serve_cached(entry, request); });
+    return;
+  }
   answer_waiting(fetch, [&](const ContentRequest&) -> ReadOpening { return Refusal{origin_unavailable(), fetch.name}; });
 }
 

@@ -15,7 +15,8 @@
 // - A complete fetch is renamed into place with its metadata (ETag, Last-Modified, size) beside it, so the
 //   cache survives restarts; a file never appears complete before it is. After --cache-ttl a cached file is
 //   revalidated with If-None-Match / If-Modified-Since before it is served again (304: served from the
-//   cache; 200: fetched anew). Complete files above --cache-size are evicted, least recently used first;
+//   cache; 200: fetched anew; no usable answer from any origin: the cached copy is served, stale-if-error,
+//   as nginx's proxy_cache_use_stale does). Complete files above --cache-size are evicted, least recently used first;
 //   a transfer reading an evicted file keeps its open descriptor.
 // - netascii is served once the file is complete (the encoding needs the whole file to be re-readable);
 //   its tsize is left out.
