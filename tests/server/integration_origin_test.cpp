@@ -648,6 +648,39 @@ TEST_F(OriginCache, SurvivesARestartAndWhatIsHalfWrittenIsRemovedAtStart) {
   EXPECT_EQ(nginx_->gets("/kept"), 1U) << "served from the cache a restart found";
 }
 
+// A 304 makes the file fresh for another --cache-ttl, and a restart knows it: the metadata on disk says when
+// it was validated last.
+TEST_F(OriginCache, ARevalidationSurvivesARestart) {
+  const Bytes content = put("fresh", 5000, 15);
+  const auto serve_once = [&] {
+    ServerHarness server(config({nginx_->url()}));
+    server.start();
+    RawPeer peer;
+    EXPECT_TRUE(served(download(peer, server.port(), "fresh"), content));
+  };
+  serve_once();
+  ASSERT_EQ(nginx_->wait_for_gets("/fresh", 1), 1U);
+  const auto files = list_dir(cache());
+  ASSERT_EQ(files.size(), 2U);
+  const auto meta_file = cache() / files[1];
+  auto meta = nlohmann::json::parse(read_text(meta_file));
+  meta["validated"] = 0;  // validated long ago: stale for any --cache-ttl
+  write_file(meta_file, meta.dump());
+
+  serve_once();  // stale: revalidated, 304
+  ASSERT_EQ(nginx_->wait_for_gets("/fresh", 2), 2U);
+  EXPECT_EQ(nginx_->requests().at(1).status, 304);
+  EXPECT_GT(nlohmann::json::parse(read_text(meta_file)).at("validated").get<std::int64_t>(), 0);
+
+  ServerHarness server(config({nginx_->url()}));
+  server.start();
+  RawPeer peer;
+  ASSERT_TRUE(served(download(peer, server.port(), "fresh"), content));
+  fetch_marker(server);
+  EXPECT_EQ(nginx_->gets("/fresh"), 2U) << "fresh since the 304: served without asking again";
+  EXPECT_EQ(list_dir(cache()).size(), 4U) << testing::PrintToString(list_dir(cache()));
+}
+
 // 2.5 MiB holds two files of 1 MiB: the third evicts the least recently used.
 TEST_F(OriginCache, OverCacheSizeTheLeastRecentlyUsedFileIsEvicted) {
   const Bytes a = put("a", mib, 11);

@@ -114,6 +114,21 @@ struct OriginContent::Fetch final : FetchHandler {
 
 namespace {
 
+// KEY.meta's contents. Names and validators are data from clients and the origin: dumped with invalid UTF-8
+// replaced, never throwing.
+std::string meta_text(const OriginContent::Entry& entry) {
+  nlohmann::json meta{{"name", entry.name}, {"size", entry.size}, {"validated", epoch_seconds(entry.validated)}};
+  if (entry.etag) meta["etag"] = *entry.etag;
+  if (entry.last_modified) meta["last_modified"] = *entry.last_modified;
+  return meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A new file `name` in `dir` holding `text`; false when it could not be written whole.
+bool write_new_file(int dir, const std::string& name, const std::string& text) {
+  posix::UniqueFd fd(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  return fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
 // A file being fetched, read by block as its body arrives.
 class LiveSource final : public BlockSource {
  public:
@@ -449,6 +464,7 @@ void OriginContent::fetch_ended(Fetch& fetch, bool ok, const std::string& error)
         if (fetch.etag) it->second->etag = fetch.etag;
         if (fetch.last_modified) it->second->last_modified = fetch.last_modified;
         Entry& entry = *it->second;
+        store_validation(entry, fetch.id);
         answer_waiting(fetch, [&](const ContentRequest& request) { return serve_cached(entry, request); });
       } else {
         answer_waiting(fetch, [&](const ContentRequest&) -> ReadOpening { return Refusal{origin_unavailable(), fetch.name}; });
@@ -520,18 +536,10 @@ void OriginContent::commit(Fetch& fetch) {
   entry->last_modified = fetch.last_modified;
   entry->validated = std::chrono::system_clock::now();
   entry->used = ++use_clock_;
-  nlohmann::json meta{{"name", entry->name}, {"size", entry->size}, {"validated", epoch_seconds(entry->validated)}};
-  if (entry->etag) meta["etag"] = *entry->etag;
-  if (entry->last_modified) meta["last_modified"] = *entry->last_modified;
-  // Names and validators are data from clients and the origin: dumped with invalid UTF-8 replaced, never
-  // throwing.
-  const std::string text = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   const std::string meta_part = part + ".meta";
   const std::string data = key + ".data";
   const std::string meta_name = key + ".meta";
-  posix::UniqueFd meta_fd(::openat(cache_dir_, meta_part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  const bool written = meta_fd && ::write(meta_fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (!written || ::renameat(cache_dir_, part.c_str(), cache_dir_, data.c_str()) != 0 ||
+  if (!write_new_file(cache_dir_, meta_part, meta_text(*entry)) || ::renameat(cache_dir_, part.c_str(), cache_dir_, data.c_str()) != 0 ||
       ::renameat(cache_dir_, meta_part.c_str(), cache_dir_, meta_name.c_str()) != 0) {
     ::unlinkat(cache_dir_, part.c_str(), 0);
     ::unlinkat(cache_dir_, meta_part.c_str(), 0);
@@ -543,6 +551,18 @@ void OriginContent::commit(Fetch& fetch) {
   ++counters_.cached_files;
   entries_[entry->name] = std::move(entry);
   evict_over_size();
+}
+
+// A 304's validation time and validators on disk too: without them a restart would revalidate a file that
+// is fresh, and keep validators the origin has replaced. Written beside KEY.meta and renamed over it, so a
+// restart reads the old metadata or the new.
+void OriginContent::store_validation(const Entry& entry, FetchId id) {
+  const std::string temp = fmt::format(".part-{}-{}.meta", entry.key, id);
+  if (!write_new_file(cache_dir_, temp, meta_text(entry)) ||
+      ::renameat(cache_dir_, temp.c_str(), cache_dir_, (entry.key + ".meta").c_str()) != 0) {
+    log_.write(LogEvent{LogLevel::warning, "cache", {}}.add("file", entry.name).add("error", std::strerror(errno)));
+    ::unlinkat(cache_dir_, temp.c_str(), 0);
+  }
 }
 
 void OriginContent::remove_entry(const std::string& name) {

@@ -90,6 +90,7 @@ class OriginContent final : public ContentProvider {
   void answer_waiting(Fetch& fetch, const std::function<ReadOpening(const ContentRequest&)>& answer);
   void wake_readers(Fetch& fetch);
   void commit(Fetch& fetch);
+  void store_validation(const Entry& entry, FetchId id);
   void remove_entry(const std::string& name);
   void evict_over_size();
   void load_existing();
