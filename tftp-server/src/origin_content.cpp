@@ -539,7 +539,8 @@ void OriginContent::commit(Fetch& fetch) {
   const std::string meta_part = part + ".meta";
   const std::string data = key + ".data";
   const std::string meta_name = key + ".meta";
-  if (!write_new_file(cache_dir_, meta_part, meta_text(*entry)) || ::renameat(cache_dir_, part.c_str(), cache_dir_, data.c_str()) != 0 ||
+  if (!write_new_file(cache_dir_, meta_part, meta_text(*entry)) ||
+      ::renameat(cache_dir_, part.c_str(), cache_dir_, data.c_str()) != 0 ||
       ::renameat(cache_dir_, meta_part.c_str(), cache_dir_, meta_name.c_str()) != 0) {
     ::unlinkat(cache_dir_, part.c_str(), 0);
     ::unlinkat(cache_dir_, meta_part.c_str(), 0);
