@@ -78,7 +78,8 @@ struct Upload {
 };
 
 // WRQ and lock-step DATA of 512 bytes, each ACK checked (as in integration_transfer_test.cpp).
-Upload upload(const RawPeer& peer, std::uint16_t server_port, const std::string& name, std::span<const std::byte> bytes) {
+Upload upload(const RawPeer& peer, std::uint16_t server_port, const std::string& name,
+              std::span<const std::byte> bytes) {
   Upload result;
   peer.send(server_port, Wrq{name, Mode::octet, {}});
   std::uint16_t session = 0;
@@ -291,7 +292,9 @@ TEST_F(OriginServe, AnHttpsOriginIsTrustedThroughOriginCaOnly) {
 }
 
 TEST_F(OriginServe, TftpHpaGetsAFileFromTheOrigin) {
-  if (::access("/usr/bin/tftp", X_OK) != 0) TFTP_SKIP_MISSING("/usr/bin/tftp (Debian package tftp-hpa) is not installed");
+  if (::access("/usr/bin/tftp", X_OK) != 0) {
+    TFTP_SKIP_MISSING("/usr/bin/tftp (Debian package tftp-hpa) is not installed");
+  }
   const Bytes content = put("hpa.bin", 70'000, 5);
   auto settings = config({nginx_->url()});
   settings.verbosity = server::Verbosity::normal;
@@ -392,6 +395,41 @@ TEST_F(OriginFetch, AfterTheTtlAConditionalGetIsAnswered304AndTheCacheServes) {
   EXPECT_EQ(list_dir(cache()), std::vector<std::string>{});
 }
 
+// A revalidation with no usable answer (a 5xx, an origin that is down) serves the cached copy
+// (stale-if-error); a name that is not cached still gets ERROR 0.
+TEST_F(OriginFetch, WhenTheOriginCannotRevalidateTheCachedCopyIsServed) {
+  const Bytes content = put("stale.bin", 20'000, 18);
+  const std::string etag = nginx_etag("stale.bin");
+  {
+    ServerHarness server(config({nginx_->url()}));
+    server.start();
+    RawPeer peer;
+    ASSERT_TRUE(served(download(peer, server.port(), "stale.bin"), content));
+  }
+  auto failing = config({fault().url("status/500")});
+  failing.cache_ttl = 0s;
+  {
+    ServerHarness server(failing);
+    server.start();
+    RawPeer peer;
+    ASSERT_TRUE(served(download(peer, server.port(), "stale.bin", {{"tsize", "0"}}), content));
+    const auto requests = fault().requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].path, "/status/500/stale.bin");
+    EXPECT_EQ(requests[0].if_none_match, etag);
+    EXPECT_TRUE(refused_with(download(peer, server.port(), "other.bin"), ErrorCode::not_defined, "origin unavailable"));
+  }
+  auto down = config({nginx_->url()});
+  down.cache_ttl = 0s;
+  nginx_.reset();
+  ServerHarness server(down);
+  server.start();
+  RawPeer peer;
+  ASSERT_TRUE(served(download(peer, server.port(), "stale.bin"), content));
+  EXPECT_TRUE(server.wait_for_log({"origin", "file=stale.bin"}));
+  EXPECT_EQ(cached_names(), std::set<std::string>{"stale.bin"});
+}
+
 // ---- Streaming -------------------------------------------------------------------------------------------
 
 class OriginStream : public OriginTest {};
@@ -473,7 +511,8 @@ TEST_F(OriginFailure, RefusalsOfTheOriginBecomeTheirTftpErrors) {
     ServerHarness server(config({fault().url(c.behaviour)}, dir));
     server.start();
     RawPeer peer;
-    EXPECT_TRUE(refused_with(download(peer, server.port(), "x.bin", {{"tsize", "0"}}), c.code, c.message)) << c.behaviour;
+    const auto got = download(peer, server.port(), "x.bin", {{"tsize", "0"}});
+    EXPECT_TRUE(refused_with(got, c.code, c.message)) << c.behaviour;
     EXPECT_EQ(list_dir(cache(dir)), std::vector<std::string>{}) << c.behaviour;
   }
   RawPeer peer;
