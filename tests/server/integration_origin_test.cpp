@@ -449,13 +449,12 @@ TEST_F(OriginStream, DataLeavesBeforeTheOriginFinished) {
   peer.send(oack->port, Ack{0});
   auto datagram = peer.receive();
   ASSERT_TRUE(datagram);
-  const auto first_data = Clock::now();
+  // Streaming, shown by the cache, not by a clock: DATA 1 is here while the body is still a .part file.
   const auto files = list_dir(cache());
   EXPECT_EQ(std::count_if(files.begin(), files.end(), [](const auto& f) { return f.starts_with(".part-"); }), 1)
       << testing::PrintToString(files);
   EXPECT_EQ(std::count_if(files.begin(), files.end(), [](const auto& f) { return f.ends_with(".data"); }), 0)
       << testing::PrintToString(files);
-  EXPECT_LT(first_data - asked, 1500ms) << "DATA 1 came no earlier than the whole body could have";
 
   Bytes received;
   for (std::uint16_t block = 1;; ++block) {
@@ -560,8 +559,7 @@ TEST_F(OriginFailure, ASlowFirstByteIsOriginUnavailableAfterTheOriginTimeout) {
   const auto got = download(peer, server.port(), "late.bin");
   const auto waited = Clock::now() - asked;
   EXPECT_TRUE(refused_with(got, ErrorCode::not_defined, "origin unavailable"));
-  EXPECT_GE(waited, 500ms);
-  EXPECT_LT(waited, 5000ms) << "the ERROR came only once the origin would have answered";
+  EXPECT_GE(waited, 500ms);  // a lower bound only: had the timeout not worked, the file would have come
   EXPECT_TRUE(list_dir(cache()).empty());
 }
 
