@@ -338,7 +338,10 @@ def report(args, size, results, conc, ceiling, lossy_size=None, lossy_results=No
             lines.append(f"| {server} | {count} | {good} | {mbs:.1f} | {cpu:.2f} | {per_block:.2f} | {rss} |")
         lines.append("")
     lines += lossy_lines(args, lossy_size, lossy_results, now)
-    text = "\n".join(lines)
+    origin = kept_section(args.output, "## Origin")  # bench/origin.py's section, measured on its own
+    if origin:
+        lines += [""] + origin
+    text = "\n".join(lines).rstrip("\n") + "\n"
     print(text)
     with open(args.output, "w") as f:
         f.write(text)
