@@ -80,6 +80,25 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+std::string percent_encode_path(std::string_view name) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(name.size());
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~' || c == '/';
+    if (unreserved) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4U]);
+      out.push_back(hex[c & 0x0fU]);
+    }
+  }
+  return out;
+}
+
 Parsed<HostPort> parse_host_port(std::string_view text) {
   if (text.find('@') != std::string_view::npos) return UrlError::user_info;
   auto parsed = tftp::parse_host_port(text, server_form);

@@ -148,3 +148,22 @@ TEST(BaseName, LastUsableComponent) {
 
 }  // namespace
 }  // namespace tftp
+
+namespace tftp {
+namespace {
+
+TEST(PercentEncodePath, OnlyUnreservedBytesAndSlashStayAsTheyAre) {
+  EXPECT_EQ(percent_encode_path("pxelinux.cfg/01-aa-bb_c~d"), "pxelinux.cfg/01-aa-bb_c~d");
+  EXPECT_EQ(percent_encode_path("a b?c#d%e;f=g+h"), "a%20b%3Fc%23d%25e%3Bf%3Dg%2Bh");
+  EXPECT_EQ(percent_encode_path("caf\xc3\xa9\r\n"), "caf%C3%A9%0D%0A");
+  EXPECT_EQ(percent_encode_path("boot\\bcd:@"), "boot%5Cbcd%3A%40");
+  const std::string every = [] {
+    std::string s;
+    for (int c = 1; c < 256; ++c) s.push_back(static_cast<char>(c));
+    return s;
+  }();
+  EXPECT_EQ(percent_decode(percent_encode_path(every)), every);
+}
+
+}  // namespace
+}  // namespace tftp

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -18,6 +17,7 @@
 
 #include "tftp/posix/file_io.hpp"
 #include "tftp/posix/root.hpp"
+#include "tftp/url.hpp"
 
 namespace tftp::server {
 
@@ -51,15 +51,7 @@ std::int64_t epoch_seconds(std::chrono::system_clock::time_point t) {
 std::string origin_url(const std::string& base, const std::string& name) {
   std::string url = base;
   if (url.empty() || url.back() != '/') url += '/';
-  for (const char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
-      url += static_cast<char>(c);
-    } else {
-      url += fmt::format("%{:02X}", c);
-    }
-  }
-  return url;
+  return url + percent_encode_path(name);
 }
 
 // A complete file in the cache: KEY.data and its metadata KEY.meta.

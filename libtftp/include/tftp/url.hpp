@@ -63,6 +63,10 @@ bool is_tftp_url(std::string_view text) noexcept;
 
 // "%41" -> "A"; nullopt on a bad escape. NUL is refused only by the URL parser, not here.
 std::optional<std::string> percent_decode(std::string_view text);
+// The other way, for a name put into an http(s) URL's path: every byte but RFC 3986's unreserved ones
+// (A-Z a-z 0-9 - . _ ~) and "/" becomes %XX (upper-case hex), so a name can add no query, fragment,
+// authority or header to the URL; percent_decode gives the name back.
+std::string percent_encode_path(std::string_view name);
 
 // The last component of a name for a default local/remote name: "a/b/c" -> "c". Empty when there is none
 // usable ("a/", ".", "..", ""), so that the caller asks the user to name it.
