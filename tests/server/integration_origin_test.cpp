@@ -72,46 +72,6 @@ std::string oack_value(const Download& got, std::string_view name) {
   return ::testing::AssertionSuccess();
 }
 
-struct Upload {
-  std::optional<Error> error;
-  std::string failure;
-};
-
-// WRQ and lock-step DATA of 512 bytes, each ACK checked (as in integration_transfer_test.cpp).
-Upload upload(const RawPeer& peer, std::uint16_t server_port, const std::string& name,
-              std::span<const std::byte> bytes) {
-  Upload result;
-  peer.send(server_port, Wrq{name, Mode::octet, {}});
-  std::uint16_t session = 0;
-  std::uint16_t block = 0;
-  std::size_t offset = 0;
-  bool last_sent = false;
-  for (;;) {
-    auto datagram = peer.receive();
-    if (!datagram) {
-      result.failure = "timeout";
-      return result;
-    }
-    if (session == 0) session = datagram->port;
-    auto packet = datagram->packet();
-    if (auto* error = std::get_if<Error>(&packet)) {
-      result.error = *error;
-      return result;
-    }
-    auto* ack = std::get_if<Ack>(&packet);
-    if (ack == nullptr || ack->block != block) {
-      result.failure = "unexpected packet";
-      return result;
-    }
-    if (last_sent) return result;
-    const std::size_t n = std::min<std::size_t>(512, bytes.size() - offset);
-    ++block;
-    peer.send(session, Data{block, bytes.subspan(offset, n)});
-    offset += n;
-    last_sent = n < 512;
-  }
-}
-
 // nginx serving a directory of the test's, the fault origin when a test asks for it, and a cache directory;
 // a server is made with config() and ServerHarness.
 class OriginTest : public ::testing::Test {

@@ -11,48 +11,6 @@
 namespace tftp::test {
 namespace {
 
-struct Upload {
-  std::optional<Error> error;
-  std::string failure;
-};
-
-// WRQ and lock-step DATA, each ACK checked.
-Upload upload(const RawPeer& peer, std::uint16_t server_port, const std::string& name, std::span<const std::byte> bytes,
-              OptionList options = {}, Mode mode = Mode::octet, std::size_t block_size = 512) {
-  Upload result;
-  peer.send(server_port, Wrq{name, mode, options});
-  std::uint16_t session = 0;
-  std::uint16_t block = 0;
-  std::size_t offset = 0;
-  bool last_sent = false;
-  for (;;) {
-    auto datagram = peer.receive();
-    if (!datagram) {
-      result.failure = "timeout";
-      return result;
-    }
-    if (session == 0) session = datagram->port;
-    auto packet = datagram->packet();
-    if (auto* error = std::get_if<Error>(&packet)) {
-      result.error = *error;
-      return result;
-    }
-    const bool acked = std::holds_alternative<Oack>(packet) ? block == 0
-                                                              : std::get_if<Ack>(&packet) != nullptr &&
-                                                                    std::get<Ack>(packet).block == block;
-    if (!acked) {
-      result.failure = "unexpected packet";
-      return result;
-    }
-    if (last_sent) return result;  // the final ACK
-    const std::size_t n = std::min(block_size, bytes.size() - offset);
-    ++block;
-    peer.send(session, Data{block, bytes.subspan(offset, n)});
-    offset += n;
-    last_sent = n < block_size;
-  }
-}
-
 class SizesTest : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(SizesTest, DownloadIsExact) {
