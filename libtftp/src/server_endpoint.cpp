@@ -116,7 +116,7 @@ void ServerEndpoint::on_datagram(const Received& datagram, TimePoint now) {
   if (!request) return;  // stray DATA/ACK/ERROR: not for a listening socket
   if (stopping_) {
     ++counters_.ignored_requests;
-    ++results_of(datagram).ignored;
+    ++results_of(direction_of(datagram)).ignored;
     return;
   }
   on_request(datagram, now);
@@ -176,7 +176,7 @@ void ServerEndpoint::on_request(const Received& datagram, TimePoint now) {
     // A retransmitted request: its transfer is already answering it.
     if (!it->second->done) {
       ++counters_.repeated_requests;
-      ++results_of(datagram).repeated;
+      ++results_of(direction_of(datagram)).repeated;
       return;
     }
     close(*it->second);  // a completed upload dallying: the client has moved on
@@ -358,8 +358,12 @@ std::optional<detail::AdmissionDecision<SocketAddress>> ServerEndpoint::admit(co
   return decision;
 }
 
-RequestResults& ServerEndpoint::results_of(const Received& request) noexcept {
-  return peek_opcode(request.bytes) == Opcode::wrq ? counters_.wrq : counters_.rrq;
+Direction ServerEndpoint::direction_of(const Received& request) noexcept {
+  return peek_opcode(request.bytes) == Opcode::wrq ? Direction::write : Direction::read;
+}
+
+RequestResults& ServerEndpoint::results_of(Direction direction) noexcept {
+  return direction == Direction::write ? counters_.wrq : counters_.rrq;
 }
 
 // The negotiation limits for this client: with block_size_from_mtu, blksize fits the MTU of the link the
@@ -410,28 +414,30 @@ bool ServerEndpoint::open_socket(Session& session, const Negotiated& negotiated)
 // A session that never started (a deferred open refused or unanswered, no socket for it): the ERROR goes out
 // from the listening socket, as any refusal, and the session ends without a transfer record.
 void ServerEndpoint::refuse_opening(Session& session, std::string file, Error error) {
-  const Opcode opcode = session.direction == Direction::write ? Opcode::wrq : Opcode::rrq;
-  const std::array<std::byte, 2> request{std::byte{0}, static_cast<std::byte>(opcode)};
-  const Received as_received{SocketRef::listener(session.listener), session.client, session.local, request};
   session.done = true;
-  close(session);
-  refuse(as_received, std::move(file), std::move(error));
+  close(session);  // kept until the next input: its fields stay readable here
+  send_refusal(Requester{SocketRef::listener(session.listener), session.client, session.local, session.direction},
+               std::move(file), std::move(error), false);
 }
 
 void ServerEndpoint::refuse(const Received& datagram, std::string file, Error error, bool malformed) {
+  send_refusal(Requester{datagram.socket, datagram.remote, datagram.local, direction_of(datagram)}, std::move(file),
+               std::move(error), malformed);
+}
+
+void ServerEndpoint::send_refusal(const Requester& to, std::string file, Error error, bool malformed) {
   ++counters_.refused;
-  ++results_of(datagram).refused;
+  ++results_of(to.direction).refused;
   if (const auto code = static_cast<std::size_t>(error.code); code < counters_.refused_by_code.size()) {
     ++counters_.refused_by_code[code];
   }
-  Pending reply{datagram.socket, datagram.remote, datagram.local, {}};
+  Pending reply{to.socket, to.client, to.local, {}};
   reply.bytes.resize(header_size + error.message.size() + 1);
   if (const auto size = encode(error, reply.bytes)) {
     reply.bytes.resize(*size);
     pending_.push_back(std::move(reply));
   }
-  const auto direction = peek_opcode(datagram.bytes) == Opcode::wrq ? Direction::write : Direction::read;
-  events_.emplace_back(RequestRefused{datagram.remote, std::move(file), std::move(error), direction, malformed});
+  events_.emplace_back(RequestRefused{to.client, std::move(file), std::move(error), to.direction, malformed});
 }
 
 // ---- Outputs -------------------------------------------------------------------------------------

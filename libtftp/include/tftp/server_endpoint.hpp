@@ -300,14 +300,23 @@ class ServerEndpoint {
   void start_read(Session& session, ReadContent content, const ServerAnswer& answer, TimePoint now);
   void serve_write(const Received& datagram, const Wrq& wrq, TimePoint now);
   std::optional<detail::AdmissionDecision<SocketAddress>> admit(const Received& datagram, const std::string& file);
-  RequestResults& results_of(const Received& request) noexcept;
+  static Direction direction_of(const Received& request) noexcept;  // RRQ: read, WRQ: write
+  RequestResults& results_of(Direction direction) noexcept;
   ServerPolicy policy_for(const Received& datagram);
   Session* add_session(SessionId id, const Received& datagram,
                        const detail::AdmissionDecision<SocketAddress>& admitted, const std::string& file, Mode mode,
                        Direction direction, TimePoint now);
   bool open_socket(Session& session, const Negotiated& negotiated);
+  // Where a refusal goes: the listening socket a request came in by, and its client.
+  struct Requester {
+    SocketRef socket;
+    SocketAddress client;
+    std::optional<LocalAddress> local;
+    Direction direction = Direction::read;
+  };
   void refuse(const Received& datagram, std::string file, Error error, bool malformed = false);
   void refuse_opening(Session& session, std::string file, Error error);
+  void send_refusal(const Requester& to, std::string file, Error error, bool malformed);
   void touch(Session& session);
   void settle(Session& session);
   void report(Session& session);
