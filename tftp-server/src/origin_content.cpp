@@ -290,8 +290,7 @@ ReadOpening OriginContent::open_read(const ContentRequest& request) {
   } else {
     start_fetch(name, 0, nullptr);
   }
-  fetches_.at(name)->waiting.push_back({request.session, request.mode, request.size_wanted});
-  return OpenLater{};
+  return join(fetches_.at(name), request);  // waits for the headers
 }
 
 ReadOpening OriginContent::serve_cached(Entry& entry, const ContentRequest& request) {
@@ -428,9 +427,12 @@ void OriginContent::fetch_headed(Fetch& fetch) {
 }
 
 void OriginContent::fetch_ended(Fetch& fetch, bool ok, const std::string& error) {
-  auto self = fetches_.count(fetch.name) != 0 && fetches_.at(fetch.name).get() == &fetch ? fetches_.at(fetch.name)
-                                                                                          : nullptr;
-  if (self) fetches_.erase(fetch.name);
+  // Out of the table, but alive until this returns (the readers' sources may hold it longer).
+  std::shared_ptr<Fetch> self;
+  if (const auto it = fetches_.find(fetch.name); it != fetches_.end() && it->second.get() == &fetch) {
+    self = std::move(it->second);
+    fetches_.erase(it);
+  }
   const auto log_failure = [&](std::string_view what) {
     ++counters_.fetch_failures;
     log_.write(LogEvent{LogLevel::warning, "origin", {}}
