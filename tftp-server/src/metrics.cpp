@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <future>
+#include <initializer_list>
 #include <stdexcept>
 #include <thread>
 
@@ -40,6 +41,21 @@ void sample(std::string& out, std::string_view name, std::string_view labels, st
     out += fmt::format("{} {}\n", name, value);
   } else {
     out += fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+}
+
+// A family of one unlabelled sample.
+struct Single {
+  std::string_view name;
+  std::string_view type;
+  std::string_view help;
+  std::uint64_t value;
+};
+
+void singles(std::string& out, std::initializer_list<Single> list) {
+  for (const auto& single : list) {
+    family(out, single.name, single.type, single.help);
+    sample(out, single.name, "", single.value);
   }
 }
 
@@ -103,24 +119,17 @@ std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
       sample(out, "tftp_requests_total", fmt::format("opcode=\"{}\",result=\"{}\"", opcode, result), count);
     }
   }
-  struct Single {
-    std::string_view name;
-    std::string_view help;
-    std::uint64_t value;
-  };
-  const Single singles[] = {
-      {"tftp_requests_malformed_total", "Requests that did not parse (answered with ERROR 4).", c.malformed_requests},
-      {"tftp_busy_total", "Requests refused with ERROR 0 \"server busy\" (a session limit).", c.busy},
-      {"tftp_sessions_opened_total", "Transfers started.", c.sessions},
-      {"tftp_evictions_total", "Sessions whose client never answered, ended to make room for a new request.",
-       c.evictions},
-      {"tftp_strangers_total", "Datagrams from an address or port without a transfer.", c.strangers},
-      {"tftp_strangers_answered_total", "ERROR 5 replies to strangers (rate-limited).", c.strangers_answered},
-  };
-  for (const auto& single : singles) {
-    family(out, single.name, "counter", single.help);
-    sample(out, single.name, "", single.value);
-  }
+  singles(out, {
+      {"tftp_requests_malformed_total", "counter", "Requests that did not parse (answered with ERROR 4).",
+       c.malformed_requests},
+      {"tftp_busy_total", "counter", "Requests refused with ERROR 0 \"server busy\" (a session limit).", c.busy},
+      {"tftp_sessions_opened_total", "counter", "Transfers started.", c.sessions},
+      {"tftp_evictions_total", "counter",
+       "Sessions whose client never answered, ended to make room for a new request.", c.evictions},
+      {"tftp_strangers_total", "counter", "Datagrams from an address or port without a transfer.", c.strangers},
+      {"tftp_strangers_answered_total", "counter", "ERROR 5 replies to strangers (rate-limited).",
+       c.strangers_answered},
+  });
   family(out, "tftp_refusals_total", "counter", "Requests answered with an ERROR instead of a transfer, by code.");
   for (std::size_t code = 0; code < c.refused_by_code.size(); ++code) {
     sample(out, "tftp_refusals_total", fmt::format("code=\"{}\"", code), c.refused_by_code[code]);
@@ -175,13 +184,7 @@ void render_origin_metrics(std::string& out, const OriginCounters& c, std::uint6
   family(out, "tftp_origin_requests_total", "counter", "GET requests sent to --origin, plain or conditional (revalidation).");
   sample(out, "tftp_origin_requests_total", "kind=\"fetch\"", c.fetches - c.revalidations);
   sample(out, "tftp_origin_requests_total", "kind=\"revalidation\"", c.revalidations);
-  struct Single {
-    std::string_view name;
-    std::string_view type;
-    std::string_view help;
-    std::uint64_t value;
-  };
-  const Single singles[] = {
+  singles(out, {
       {"tftp_origin_failures_total", "counter",
        "Fetches that ended without a usable answer (unreachable, timed out, 5xx, broken mid-file).", c.fetch_failures},
       {"tftp_origin_bytes_total", "counter", "Body bytes received from the origin.", c.bytes_fetched},
@@ -191,11 +194,7 @@ void render_origin_metrics(std::string& out, const OriginCounters& c, std::uint6
       {"tftp_cache_bytes", "gauge", "Bytes of complete files in the cache.", c.cached_bytes},
       {"tftp_cache_files", "gauge", "Complete files in the cache.", c.cached_files},
       {"tftp_cache_max_bytes", "gauge", "The --cache-size limit.", cache_size},
-  };
-  for (const auto& single : singles) {
-    family(out, single.name, single.type, single.help);
-    sample(out, single.name, "", single.value);
-  }
+  });
 }
 
 struct MetricsServer::Impl {
