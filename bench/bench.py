@@ -247,14 +247,23 @@ CONCURRENCY = "## Concurrent"
 LOSSY = "## Lossy link"
 
 
+def section_span(text, heading):
+    """[start, end) of the section of a RESULTS.md text that starts with heading (up to the next "## "), or
+    None."""
+    start = text.find(heading)
+    if start < 0:
+        return None
+    end = text.find("\n## ", start + 1)
+    return start, end + 1 if end >= 0 else len(text)
+
+
 def kept_section(path, heading):
     """The section of an earlier RESULTS.md that starts with heading, for a run that did not measure it."""
     with contextlib.suppress(FileNotFoundError), open(path) as f:
         text = f.read()
-        start = text.find(heading)
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            return text[start:end if end >= 0 else len(text)].rstrip("\n").split("\n")
+        span = section_span(text, heading)
+        if span:
+            return text[span[0]:span[1]].rstrip("\n").split("\n")
     return []
 
 

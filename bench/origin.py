@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
 import interop  # noqa: E402
-from bench import Accounting, MIB  # noqa: E402
+from bench import Accounting, MIB, section_span  # noqa: E402
 
 HEADING = "## Origin"
 
@@ -126,10 +126,9 @@ def write(args, rows):
     text = ""
     with contextlib.suppress(FileNotFoundError), open(args.output) as f:
         text = f.read()
-    start = text.find(HEADING)
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 if end >= 0 else len(text):]
+    span = section_span(text, HEADING)
+    if span:
+        text = text[:span[0]] + text[span[1]:]
     text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
     with open(args.output, "w") as f:
         f.write(text)
