@@ -90,6 +90,10 @@ void add_options(CLI::App& app, Cli& cli) {
   app.add_option("--max-sessions", c.max_sessions,
                  "sessions at once; at the limit the oldest never-answered one makes room, else ERROR 0 \"server busy\"")
       ->check(CLI::Range(1, 100000))->capture_default_str();
+  c.workers = 0;
+  app.add_option("--workers", c.workers,
+                 "threads sharing the sessions, each with its own sockets (SO_REUSEPORT); 0: one per usable CPU")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--max-sessions-per-client", c.max_sessions_per_client,
                  "running transfers from one IPv4 address or IPv6 /64 (loopback exempt); raise it behind a NAT")
       ->check(CLI::Range(1, 100000))->capture_default_str();

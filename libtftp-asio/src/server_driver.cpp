@@ -1,5 +1,8 @@
 #include "tftp/asio/server_driver.hpp"
 
+#include <fcntl.h>
+
+#include <cerrno>
 #include <unordered_map>
 #include <utility>
 
@@ -56,16 +59,23 @@ struct ServerDriver::Impl final : EndpointHost {
   };
 
   Impl(asio::io_context& io, const ServerSockets& sockets, const EndpointConfig& config, ContentProvider& content,
-       ServerObserver& observer)
+       ServerObserver& observer, EndpointShard shard)
       : io_(io),
         sockets_(sockets),
         observer_(observer),
-        endpoint_(config, content, *this),
+        endpoint_(config, content, *this, shard),
         session_batch_(session_batch_count, session_datagram_size),
         tx_(transmit_buffer_size),
         timer_(io.get_executor()) {
-    if (sockets_.listen.empty()) {
+    for (const int fd : sockets_.adopt) {
+      udp::socket socket(io_);
+      socket.assign(protocol_of(fd), fd);
+      add_listener(std::move(socket));
+      adopted_ = true;
+    }
+    if (listeners_.empty() && sockets_.listen.empty()) {
       for (auto& socket : adopt_systemd_sockets(io_)) add_listener(std::move(socket));
+      adopted_ = !listeners_.empty();
     }
     if (listeners_.empty()) {
       auto specs = sockets_.listen;
@@ -110,6 +120,7 @@ struct ServerDriver::Impl final : EndpointHost {
       endpoint = udp::endpoint(ip, spec.port);
       socket.open(endpoint.protocol());
     }
+    if (sockets_.reuse_port) set_reuse_port(socket);
     socket.bind(endpoint, ec);
     if (ec) throw std::system_error(ec, "cannot listen on " + to_string(endpoint));
     add_listener(std::move(socket));
@@ -367,14 +378,15 @@ struct ServerDriver::Impl final : EndpointHost {
   std::vector<std::byte> tx_;
   DeadlineTimer timer_;
   unsigned next_port_ = 0;
+  bool adopted_ = false;  // the listening sockets were bound by someone else (systemd, another driver)
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void()> on_stopped_;
 };
 
 ServerDriver::ServerDriver(asio::io_context& io, const ServerSockets& sockets, const EndpointConfig& config,
-                           ContentProvider& content, ServerObserver& observer)
-    : impl_(std::make_unique<Impl>(io, sockets, config, content, observer)) {}
+                           ContentProvider& content, ServerObserver& observer, EndpointShard shard)
+    : impl_(std::make_unique<Impl>(io, sockets, config, content, observer, shard)) {}
 
 ServerDriver::~ServerDriver() = default;
 
@@ -382,6 +394,28 @@ std::vector<asio::ip::udp::endpoint> ServerDriver::local_endpoints() const {
   std::vector<asio::ip::udp::endpoint> endpoints;
   for (const auto& listener : impl_->listeners_) endpoints.push_back(listener->local);
   return endpoints;
+}
+
+std::optional<ServerSockets> ServerDriver::sibling_sockets() const {
+  ServerSockets sockets;
+  sockets.port_range = impl_->sockets_.port_range;
+  if (!impl_->adopted_) {
+    sockets.reuse_port = true;
+    for (const auto& listener : impl_->listeners_) {
+      const auto address = listener->local.address();
+      // [::] dual-stack is asked for as the empty host, so that it is bound dual-stack again.
+      const bool any6 = address.is_v6() && address.is_unspecified();
+      sockets.listen.push_back(ListenSpec{any6 ? std::string() : address.to_string(), listener->local.port()});
+    }
+    return sockets;
+  }
+  if (impl_->single_port()) return std::nullopt;
+  for (const auto& listener : impl_->listeners_) {
+    const int fd = ::fcntl(listener->socket.native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "sharing a listening socket");
+    sockets.adopt.push_back(fd);
+  }
+  return sockets;
 }
 
 void ServerDriver::start() { impl_->start(); }
@@ -394,6 +428,11 @@ const ServerEndpoint& ServerDriver::endpoint() const { return impl_->endpoint_; 
 
 void ServerDriver::read_opened(SessionId session, ReadOpening answer) {
   impl_->endpoint_.on_read_opened(session, std::move(answer), Clock::now());
+  impl_->after_input();
+}
+
+void ServerDriver::evict_for(SessionId session, const SocketAddress& for_client) {
+  impl_->endpoint_.evict_for(session, for_client, Clock::now());
   impl_->after_input();
 }
 

@@ -31,18 +31,6 @@ constexpr int first_listen_fd = 3;  // SD_LISTEN_FDS_START
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-asio::ip::udp protocol_of(int fd) {
-  int type = 0;
-  socklen_t length = sizeof type;
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) throw_errno("passed socket");
-  if (type != SOCK_DGRAM) throw std::system_error(EINVAL, std::generic_category(), "passed socket is not UDP");
-  sockaddr_storage address{};
-  length = sizeof address;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) throw_errno("passed socket");
-  if (address.ss_family == AF_INET) return asio::ip::udp::v4();
-  if (address.ss_family == AF_INET6) return asio::ip::udp::v6();
-  throw std::system_error(EAFNOSUPPORT, std::generic_category(), "passed socket is not IPv4 or IPv6");
-}
 
 asio::ip::address unmapped(const asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -76,6 +64,24 @@ std::optional<unsigned> mtu_of(const char* interface_name) {
 }
 
 }  // namespace
+
+void set_reuse_port(asio::ip::udp::socket& socket) {
+  const int on = 1;
+  if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) throw_errno("SO_REUSEPORT");
+}
+
+asio::ip::udp protocol_of(int fd) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) throw_errno("passed socket");
+  if (type != SOCK_DGRAM) throw std::system_error(EINVAL, std::generic_category(), "passed socket is not UDP");
+  sockaddr_storage address{};
+  length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) throw_errno("passed socket");
+  if (address.ss_family == AF_INET) return asio::ip::udp::v4();
+  if (address.ss_family == AF_INET6) return asio::ip::udp::v6();
+  throw std::system_error(EAFNOSUPPORT, std::generic_category(), "passed socket is not IPv4 or IPv6");
+}
 
 std::optional<asio::ip::address> source_address_for(const asio::ip::udp::endpoint& client) {
   // Plain system calls: an asio socket would need an io_context, which costs an epoll set per request.

@@ -20,6 +20,13 @@ std::optional<unsigned> listen_fds_count(const char* listen_pid, const char* lis
 // throws std::system_error for a passed socket that is not a UDP socket.
 std::vector<asio::ip::udp::socket> adopt_systemd_sockets(asio::io_context& io);
 
+// The protocol of an already-bound socket (systemd's, a duplicate); throws for one that is not UDP over IPv4/6.
+asio::ip::udp protocol_of(int fd);
+
+// SO_REUSEPORT before bind: several sockets of this user share the address and port, each client sticking
+// to one (the kernel hashes its address and port); throws std::system_error.
+void set_reuse_port(asio::ip::udp::socket& socket);
+
 // The local address the kernel answers `client` from: a throwaway UDP socket connect()ed to the client (a
 // route look-up, nothing is sent) and getsockname. An IPv4-mapped client is looked up as IPv4.
 std::optional<asio::ip::address> source_address_for(const asio::ip::udp::endpoint& client);

@@ -12,19 +12,6 @@ namespace {
 // Without an MTU to go by (the address went away), the common Ethernet one.
 constexpr unsigned fallback_mtu = 1500;
 
-// What --max-sessions-per-client counts: an IPv4 address (also on a dual-stack socket), or an IPv6 /64, the
-// prefix one host or one site holds (an attacker with a /64 has 2^64 addresses to rotate through). Loopback
-// clients are this host's own programs (the kernel drops 127/8 and ::1 sources arriving from outside): they
-// count only against max_sessions, so local tools and load generators work with the defaults.
-std::optional<IpAddress> client_key(const SocketAddress& client) {
-  const IpAddress ip = client.ip.unmapped();
-  if (ip.is_loopback()) return std::nullopt;
-  if (ip.is_v4()) return ip;
-  auto bytes = ip.bytes();
-  std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
-  return IpAddress::v6(bytes);
-}
-
 Error busy() { return Error{ErrorCode::not_defined, "server busy"}; }
 Error shutting_down() { return Error{ErrorCode::not_defined, "server shutting down"}; }
 Error unknown_transfer_id() { return Error{ErrorCode::unknown_transfer_id, "Unknown transfer ID"}; }
@@ -83,12 +70,37 @@ struct ServerEndpoint::Pending {
   std::vector<std::byte> bytes;
 };
 
-ServerEndpoint::ServerEndpoint(const EndpointConfig& config, ContentProvider& content, EndpointHost& host)
+namespace {
+
+std::unique_ptr<SharedAdmission> own_admission(const EndpointConfig& config, const EndpointShard& shard) {
+  if (shard.admission != nullptr) return nullptr;
+  return std::make_unique<SharedAdmission>(config.max_sessions, config.max_sessions_per_client);
+}
+
+double stranger_rate(const EndpointConfig& config, const EndpointShard& shard) {
+  return config.stranger_replies_per_second / std::max<std::uint32_t>(shard.count, 1);
+}
+
+}  // namespace
+
+ServerEndpoint::ServerEndpoint(const EndpointConfig& config, ContentProvider& content, EndpointHost& host,
+                               EndpointShard shard)
     : config_(config),
       content_(&content),
       host_(&host),
-      admission_(detail::AdmissionLimits{config.max_sessions, config.max_sessions_per_client}),
-      stranger_replies_(config.stranger_replies_per_second, config.stranger_replies_per_second) {}
+      own_admission_(own_admission(config, shard)),
+      admission_(shard.admission != nullptr ? shard.admission : own_admission_.get()),
+      shard_(shard),
+      stranger_replies_(stranger_rate(config, shard), stranger_rate(config, shard)),
+      next_session_(shard.index + 1) {
+  if (shard_.count == 0) shard_.count = 1;
+}
+
+SessionId ServerEndpoint::new_session_id() noexcept {
+  const SessionId id = next_session_;
+  next_session_ += shard_.count;
+  return id;
+}
 
 ServerEndpoint::~ServerEndpoint() = default;
 
@@ -238,9 +250,8 @@ void ServerEndpoint::answer_stranger(const Received& datagram, Session* session,
 // ---- Requests ------------------------------------------------------------------------------------
 
 void ServerEndpoint::serve_read(const Received& datagram, const Rrq& rrq, TimePoint now) {
-  const auto admitted = admit(datagram, rrq.filename);
-  if (!admitted) return;
-  const SessionId id = next_session_++;
+  if (!admit(datagram, rrq.filename)) return;
+  const SessionId id = new_session_id();
   auto opened = content_->open_read(ContentRequest{id, datagram.remote, rrq.filename, rrq.mode,
                                                    find_option(rrq.options, "tsize") != nullptr, std::nullopt});
   if (auto* refusal = std::get_if<Refusal>(&opened)) {
@@ -249,7 +260,8 @@ void ServerEndpoint::serve_read(const Received& datagram, const Rrq& rrq, TimePo
   }
   if (std::holds_alternative<OpenLater>(opened)) {
     // The request waits as a session: it holds its slot, and its retransmissions are repeats.
-    Session* session = add_session(id, datagram, *admitted, rrq.filename, rrq.mode, Direction::read, now);
+    Session* session = add_session(id, datagram, rrq.filename, rrq.mode, Direction::read, now);
+    if (session == nullptr) return;
     session->opening = Session::Opening{rrq.options, policy_for(datagram)};
     session->deadline = now + give_up_time(config_.transfer);
     queue_deadline(*session);
@@ -261,7 +273,8 @@ void ServerEndpoint::serve_read(const Received& datagram, const Rrq& rrq, TimePo
     refuse(datagram, content.name, *answer.refusal);
     return;
   }
-  Session* session = add_session(id, datagram, *admitted, content.name, rrq.mode, Direction::read, now);
+  Session* session = add_session(id, datagram, content.name, rrq.mode, Direction::read, now);
+  if (session == nullptr) return;
   start_read(*session, std::move(content), answer, now);
 }
 
@@ -316,10 +329,9 @@ void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimeP
     refuse(datagram, wrq.filename, Error{ErrorCode::access_violation, "uploads are disabled"});
     return;
   }
-  const auto admitted = admit(datagram, wrq.filename);
-  if (!admitted) return;
+  if (!admit(datagram, wrq.filename)) return;
   const auto* tsize = find_option(wrq.options, "tsize");
-  const SessionId id = next_session_++;
+  const SessionId id = new_session_id();
   auto opened = content_->open_write(ContentRequest{id, datagram.remote, wrq.filename, wrq.mode, false,
                                                     tsize != nullptr ? parse_decimal(tsize->value) : std::nullopt});
   if (!opened) {
@@ -334,7 +346,11 @@ void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimeP
     refuse(datagram, content.name, *answer.refusal);
     return;
   }
-  Session* session = add_session(id, datagram, *admitted, content.name, wrq.mode, Direction::write, now);
+  Session* session = add_session(id, datagram, content.name, wrq.mode, Direction::write, now);
+  if (session == nullptr) {
+    content.sink->abort();
+    return;
+  }
   if (!open_socket(*session, answer.negotiated)) {
     content.sink->abort();
     refuse_opening(*session, content.name, busy());
@@ -347,15 +363,27 @@ void ServerEndpoint::serve_write(const Received& datagram, const Wrq& wrq, TimeP
   touch(*session);
 }
 
-std::optional<detail::AdmissionDecision<SocketAddress>> ServerEndpoint::admit(const Received& datagram,
-                                                                             const std::string& file) {
-  auto decision = admission_.decide(client_key(datagram.remote));
-  if (decision.verdict == detail::AdmissionVerdict::busy) {
-    ++counters_.busy;
-    refuse(datagram, file, busy());
-    return std::nullopt;
+// A look before the content is opened (a busy server opens no files); add_session decides again.
+bool ServerEndpoint::admit(const Received& datagram, const std::string& file) {
+  return answer_admission(admission_->would_admit(datagram.remote), datagram, file);
+}
+
+// true: admitted; otherwise the request was refused (busy) or ignored (a repeat).
+bool ServerEndpoint::answer_admission(SharedAdmission::Verdict verdict, const Received& datagram,
+                                      const std::string& file) {
+  switch (verdict) {
+    case SharedAdmission::Verdict::admit:
+      return true;
+    case SharedAdmission::Verdict::busy:
+      ++counters_.busy;
+      refuse(datagram, file, busy());
+      return false;
+    case SharedAdmission::Verdict::elsewhere:  // another shard runs this client's transfer
+      ++counters_.repeated_requests;
+      ++results_of(direction_of(datagram)).repeated;
+      return false;
   }
-  return decision;
+  return false;
 }
 
 Direction ServerEndpoint::direction_of(const Received& request) noexcept {
@@ -378,12 +406,14 @@ ServerPolicy ServerEndpoint::policy_for(const Received& datagram) {
 }
 
 // A session in the tables, holding its admission slot; its socket comes with open_socket.
-ServerEndpoint::Session* ServerEndpoint::add_session(SessionId id, const Received& datagram,
-                                                     const detail::AdmissionDecision<SocketAddress>& admitted,
-                                                     const std::string& file, Mode mode, Direction direction,
-                                                     TimePoint now) {
-  if (admitted.evict) {
-    if (const auto it = by_client_.find(*admitted.evict); it != by_client_.end()) evict(*it->second, datagram.remote);
+// A session in the tables, holding its admission slot (its socket comes with open_socket); null when the
+// slot went to another shard's request since admit(): the request was then answered (busy) or ignored.
+ServerEndpoint::Session* ServerEndpoint::add_session(SessionId id, const Received& datagram, const std::string& file,
+                                                     Mode mode, Direction direction, TimePoint now) {
+  const auto claim = admission_->claim(shard_.index, id, datagram.remote);
+  if (!answer_admission(claim.verdict, datagram, file)) return nullptr;
+  if (claim.evict_here) {
+    if (const auto it = sessions_.find(*claim.evict_here); it != sessions_.end()) evict(*it->second, datagram.remote);
   }
   auto session = std::make_unique<Session>();
   session->id = id;
@@ -399,7 +429,6 @@ ServerEndpoint::Session* ServerEndpoint::add_session(SessionId id, const Receive
   Session* raw = session.get();
   sessions_.emplace(id, std::move(session));
   by_client_[datagram.remote] = raw;
-  admission_.opened(datagram.remote, client_key(datagram.remote));
   return raw;
 }
 
@@ -515,7 +544,7 @@ void ServerEndpoint::touch(Session& session) {
 void ServerEndpoint::settle(Session& session) {
   if (!session.answered && session.machine([](auto& m) { return m.answered(); })) {
     session.answered = true;
-    admission_.answered(session.client);
+    admission_->answered(session.client, session.id);
   }
   if (!session.done && !session.machine([](auto& m) { return m.outcome().running(); })) report(session);
   if (session.machine([](auto& m) { return m.is_finished(); })) {
@@ -542,7 +571,7 @@ void ServerEndpoint::report(Session& session) {
   });
   // A failed upload leaves nothing, and that is so by the time its record says it failed.
   if (!record.outcome.completed() && session.sink) session.sink->abort();
-  admission_.finished(session.client);
+  admission_->finished(session.client, session.id);
   ++(record.outcome.completed() ? counters_.completed : counters_.failed);
   events_.emplace_back(TransferEnded{std::move(record)});
 }
@@ -561,7 +590,7 @@ void ServerEndpoint::close(Session& session) {
   if (const auto it = by_client_.find(session.client); it != by_client_.end() && it->second == &session) {
     by_client_.erase(it);
   }
-  admission_.closed(session.client);
+  admission_->closed(session.client, session.id);
   if (session.own_socket) host_->close_session_socket(session.id);
   // Kept until the next input: active_ may still point at it (freed in free_closed()).
   session.closed = true;
@@ -590,6 +619,13 @@ void ServerEndpoint::queue_deadline(Session& session) {
   if (!session.deadline || (session.queued && *session.queued <= *session.deadline)) return;
   session.queued = session.deadline;
   deadlines_.push(Deadline{*session.deadline, session.id});
+}
+
+void ServerEndpoint::evict_for(SessionId id, const SocketAddress& for_client, TimePoint) {
+  free_closed();
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end() || it->second->done) return;
+  evict(*it->second, for_client);
 }
 
 // ---- Shutdown ------------------------------------------------------------------------------------

@@ -149,8 +149,8 @@ class Network final : public EndpointHost {
     bool finished() { return machine([](auto& m) { return m.is_finished(); }); }
   };
 
-  explicit Network(const EndpointConfig& config, Duration delay = std::chrono::milliseconds(1))
-      : endpoint_(config, content, *this), delay_(delay) {}
+  explicit Network(const EndpointConfig& config, Duration delay = std::chrono::milliseconds(1), EndpointShard shard = {})
+      : endpoint_(config, content, *this, shard), delay_(delay) {}
 
   MemoryContent content;
   WireDropRule drop = [](std::uint64_t, const WireDatagram&) { return false; };
@@ -222,6 +222,11 @@ class Network final : public EndpointHost {
   }
   void content_ready(SessionId session) {
     endpoint_.on_content_ready(session, now_);
+    drain_server();
+  }
+  // Another shard's request took this session's place (SharedAdmission::EvictElsewhere, handed over).
+  void evict_for(SessionId session, SocketAddress for_client) {
+    endpoint_.evict_for(session, for_client, now_);
     drain_server();
   }
 

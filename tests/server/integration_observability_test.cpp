@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "metrics_scrape.hpp"
 #include "server_harness.hpp"
 #include "support/child_process.hpp"
 #include "support/files.hpp"
@@ -24,25 +25,6 @@ namespace tftp::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr const char* curl = "/usr/bin/curl";
-
-// GET /metrics with the real curl; the body, or "" when curl failed (the test then fails on the values).
-std::string scrape(std::uint16_t port) {
-  ChildProcess child(Spawn{{curl, "-sS", "--max-time", "5", "http://127.0.0.1:" + std::to_string(port) + "/metrics"},
-                           Stdio::null, Stdio::pipe, Stdio::pipe});
-  const auto status = child.wait(10s);
-  EXPECT_EQ(status, 0) << child.errors();
-  return child.output();
-}
-
-std::string value_of(const std::string& text, const std::string& series) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(series + " ", 0) == 0) return line.substr(series.size() + 1);
-  }
-  return "<missing>";
-}
 
 // Waits, bounded, until `dir` holds `count` files starting with `prefix`.
 std::vector<std::filesystem::path> wait_for_files(const std::filesystem::path& dir, const std::string& prefix,
@@ -59,7 +41,7 @@ std::vector<std::filesystem::path> wait_for_files(const std::filesystem::path& d
 }
 
 TEST(Metrics, ScrapedWithCurlTheyCountTheTransfersMade) {
-  if (!std::filesystem::exists(curl)) TFTP_SKIP_MISSING("curl is not installed");
+  if (!std::filesystem::exists("/usr/bin/curl")) TFTP_SKIP_MISSING("curl is not installed");
   auto config = test_config();
   config.metrics = HostPort{"127.0.0.1", 0};
   config.max_sessions = 2;

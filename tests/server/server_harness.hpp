@@ -59,6 +59,8 @@ class ServerHarness {
     thread_.join();
   }
   std::uint16_t port() const { return port_; }
+  // Sessions open in the server, over every worker.
+  std::size_t session_count() const { return server_->session_count(); }
   // Where --metrics serves (0 without it).
   std::uint16_t metrics_port() const { return server_ ? server_->metrics_port() : 0; }
 

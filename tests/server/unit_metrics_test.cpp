@@ -52,7 +52,7 @@ TEST(Metrics, CountRequestsRefusalsEvictionsStrangersAndTransfers) {
 
   ServerMetrics metrics;
   feed(metrics, net);
-  const auto text = metrics.render(net.endpoint());
+  const auto text = metrics.render(snapshot(net.endpoint()));
   EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq",result="served"})"), "3");
   EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq",result="refused"})"), "1");
   EXPECT_EQ(value_of(text, R"(tftp_requests_total{opcode="rrq",result="repeated"})"), "0");
@@ -80,7 +80,7 @@ TEST(Metrics, RunningTransfersShowInTheGaugeAndThePacketCounts) {
   net.run_for(100ms);  // about 50 blocks of 2048 in lock-step
   ServerMetrics metrics;
   feed(metrics, net);
-  const auto text = metrics.render(net.endpoint());
+  const auto text = metrics.render(snapshot(net.endpoint()));
   EXPECT_EQ(value_of(text, R"(tftp_sessions{direction="read"})"), "1");
   EXPECT_EQ(value_of(text, R"(tftp_transfers_total{direction="read",result="completed"})"), "0");
   const auto sent = std::stoul(value_of(text, "tftp_data_packets_sent_total"));
@@ -103,7 +103,7 @@ TEST(Metrics, RetransmissionsUnderLossAreCounted) {
   ASSERT_TRUE(client.outcome().completed());
   ServerMetrics metrics;
   feed(metrics, net);
-  const auto text = metrics.render(net.endpoint());
+  const auto text = metrics.render(snapshot(net.endpoint()));
   EXPECT_NE(value_of(text, R"(tftp_retransmissions_total{direction="read"})"), "0");
   EXPECT_NE(value_of(text, R"(tftp_timeouts_total{direction="read"})"), "0");
 }
@@ -117,7 +117,7 @@ TEST(Metrics, NoLabelHoldsWhatAClientChose) {
   ASSERT_TRUE(net.run());
   ServerMetrics metrics;
   feed(metrics, net);
-  const auto text = metrics.render(net.endpoint());
+  const auto text = metrics.render(snapshot(net.endpoint()));
   EXPECT_EQ(text.find("evil"), std::string::npos);
   const std::regex sample(R"(^[a-z_]+(\{[a-z]+="[a-z_0-9.+A-Z]*"(,[a-z]+="[a-z_0-9.+A-Z]*")*\})? [0-9.e+-]+$)");
   const std::regex comment(R"(^# (HELP|TYPE) [a-z_]+ .+$)");

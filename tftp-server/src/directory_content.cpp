@@ -75,8 +75,8 @@ DirectoryContent::DirectoryContent(const ServerConfig& config, ServerLog& log)
 std::optional<Refusal> DirectoryContent::resolve_name(const ContentRequest& request, bool is_put,
                                                             std::string& name) const {
   strip_pxe_garbage(name);
-  if (rules_) {
-    auto mapped = rules_->apply(name, RemapContext{is_put, net::to_asio(request.client.ip)});
+  if (const auto rules = rules_in_force()) {
+    auto mapped = rules->apply(name, RemapContext{is_put, net::to_asio(request.client.ip)});
     if (!mapped) return refused(ErrorCode::access_violation, mapped.error().message, name);
     auto& result = *mapped;
     const auto start = result.find_first_not_of('/');
@@ -181,9 +181,19 @@ std::string DirectoryContent::reload_map_file() {
     log_.write(LogEvent{LogLevel::error, "map-file", {}}.add("error", reason).add("kept", "previous rules"));
     return reason;
   }
-  rules_ = std::make_shared<const RemapRules>(std::move(loaded).value());
-  log_.write(LogEvent{LogLevel::info, "map-file", {}}.add("file", *config_.map_file).add("rules", std::to_string(rules_->size())));
+  auto rules = std::make_shared<const RemapRules>(std::move(loaded).value());
+  const auto count = rules->size();
+  {
+    const std::lock_guard lock(rules_mutex_);
+    rules_ = std::move(rules);
+  }
+  log_.write(LogEvent{LogLevel::info, "map-file", {}}.add("file", *config_.map_file).add("rules", std::to_string(count)));
   return {};
+}
+
+std::shared_ptr<const RemapRules> DirectoryContent::rules_in_force() const {
+  const std::lock_guard lock(rules_mutex_);
+  return rules_;
 }
 
 }  // namespace tftp::server

@@ -196,6 +196,7 @@ ServerLog::ServerLog(LogFormat format, Verbosity verbosity, Sink sink)
 void ServerLog::write(const LogEvent& event) {
   if (event.level == LogLevel::debug && verbosity_ != Verbosity::verbose) return;
   if (verbosity_ == Verbosity::quiet && event.level < LogLevel::warning) return;
+  const std::lock_guard lock(mutex_);
   if (event.flood_class.empty() || verbosity_ == Verbosity::verbose) {  // -v: everything, for debugging
     emit(event);
     return;
@@ -210,6 +211,7 @@ void ServerLog::write(const LogEvent& event) {
 }
 
 void ServerLog::flush_suppressed() {
+  const std::lock_guard lock(mutex_);
   for (auto& [class_name, flood] : floods_) write_suppressed(class_name, flood);
 }
 

@@ -97,7 +97,51 @@ ServerMetrics::ServerMetrics()
     : duration_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}),
       round_trip_({0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2}) {}
 
+EndpointSnapshot snapshot(const ServerEndpoint& endpoint) {
+  return EndpointSnapshot{endpoint.counters(),
+                          {endpoint.running(Direction::read), endpoint.running(Direction::write)},
+                          endpoint.config().max_sessions,
+                          endpoint.config().max_sessions_per_client};
+}
+
+namespace {
+
+void add(RequestResults& to, const RequestResults& from) {
+  to.served += from.served;
+  to.refused += from.refused;
+  to.repeated += from.repeated;
+  to.ignored += from.ignored;
+}
+
+void add(EndpointCounters& to, const EndpointCounters& from) {
+  add(to.rrq, from.rrq);
+  add(to.wrq, from.wrq);
+  for (auto field : {&EndpointCounters::requests, &EndpointCounters::read_requests, &EndpointCounters::write_requests,
+                     &EndpointCounters::malformed_requests, &EndpointCounters::repeated_requests,
+                     &EndpointCounters::ignored_requests, &EndpointCounters::sessions, &EndpointCounters::refused,
+                     &EndpointCounters::busy, &EndpointCounters::evictions, &EndpointCounters::strangers,
+                     &EndpointCounters::strangers_answered, &EndpointCounters::completed, &EndpointCounters::failed}) {
+    to.*field += from.*field;
+  }
+  for (std::size_t code = 0; code < to.refused_by_code.size(); ++code) to.refused_by_code[code] += from.refused_by_code[code];
+}
+
+}  // namespace
+
+// Counters and sessions add up; the limits are the server's, the same in every worker.
+EndpointSnapshot& EndpointSnapshot::operator+=(const EndpointSnapshot& other) {
+  add(counters, other.counters);
+  for (std::size_t d = 0; d < running.size(); ++d) {
+    running[d].sessions += other.running[d].sessions;
+    running[d].counters += other.running[d].counters;
+  }
+  max_sessions = other.max_sessions;
+  max_sessions_per_client = other.max_sessions_per_client;
+  return *this;
+}
+
 void ServerMetrics::on_transfer(const TransferRecord& record) {
+  const std::lock_guard lock(mutex_);
   auto& finished = finished_[record.direction == Direction::read ? 0 : 1];
   ++finished.by_result[result_index(transfer_result(record.outcome))];
   finished.counters += record.counters;
@@ -105,9 +149,10 @@ void ServerMetrics::on_transfer(const TransferRecord& record) {
   if (record.round_trip) round_trip_.observe(std::chrono::duration<double>(*record.round_trip).count());
 }
 
-std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
-  const auto& c = endpoint.counters();
-  const std::array<SessionTotals, 2> running = {endpoint.running(Direction::read), endpoint.running(Direction::write)};
+std::string ServerMetrics::render(const EndpointSnapshot& endpoints) const {
+  const std::lock_guard lock(mutex_);
+  const auto& c = endpoints.counters;
+  const auto& running = endpoints.running;
   std::string out;
   out.reserve(8192);
 
@@ -169,9 +214,9 @@ std::string ServerMetrics::render(const ServerEndpoint& endpoint) const {
     sample(out, "tftp_sessions", fmt::format("direction=\"{}\"", directions[d]), running[d].sessions);
   }
   family(out, "tftp_max_sessions", "gauge", "The --max-sessions limit.");
-  sample(out, "tftp_max_sessions", "", endpoint.config().max_sessions);
+  sample(out, "tftp_max_sessions", "", endpoints.max_sessions);
   family(out, "tftp_max_sessions_per_client", "gauge", "The --max-sessions-per-client limit.");
-  sample(out, "tftp_max_sessions_per_client", "", endpoint.config().max_sessions_per_client);
+  sample(out, "tftp_max_sessions_per_client", "", endpoints.max_sessions_per_client);
 
   family(out, "tftp_transfer_duration_seconds", "histogram", "Duration of finished transfers.");
   duration_.render(out, "tftp_transfer_duration_seconds");

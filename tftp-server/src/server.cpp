@@ -3,11 +3,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <future>
 #include <memory>
 #include <system_error>
+#include <thread>
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 
 #include "tftp/posix/process.hpp"
@@ -26,10 +32,12 @@ namespace {
 // The first window where ACKs are easy to forge: a window of 8 blocks of 1468 still goes out whole.
 constexpr std::size_t guessable_port_first_window = 16 * 1024;
 
-// Open files per session (its socket, the file, an upload's directory) and for the rest of the server
-// (listeners, epoll, timers, logs), for the RLIMIT_NOFILE the server raises itself to.
+// Open files per session (its socket, the file, an upload's directory), for the rest of the server
+// (listeners, epoll, timers, logs), and for each further worker (its loop's epoll, eventfd and timerfd, its
+// listening sockets), for the RLIMIT_NOFILE the server raises itself to.
 constexpr std::uint64_t files_per_session = 3;
 constexpr std::uint64_t spare_files = 64;
+constexpr std::uint64_t files_per_worker = 8;
 
 TransferConfig transfer_config(const ServerConfig& config) {
   TransferConfig transfer;
@@ -60,6 +68,14 @@ EndpointConfig endpoint_config(const ServerConfig& config) {
   return endpoint;
 }
 
+// --workers 0: a worker for each CPU this process may run on (its affinity mask: taskset, cgroup cpusets).
+unsigned cpus_to_use() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
 net::ServerSockets server_sockets(const ServerConfig& config) {
   net::ServerSockets sockets;
   for (const auto& address : config.listen) sockets.listen.push_back(net::ListenSpec{address.host, address.port});
@@ -72,10 +88,11 @@ std::string address_text(const SocketAddress& address) { return net::to_string(n
 }  // namespace
 
 // What the driver and the endpoint report: log lines, metrics, hooks.
+// A worker's observer; hooks run on the server's own loop (the main thread), where they were made.
 class Server::Log final : public net::ServerObserver {
  public:
-  Log(ServerLog& log, const std::string& root, ServerMetrics& metrics, TransferHooks* hooks)
-      : log_(log), root_(root), metrics_(metrics), hooks_(hooks) {}
+  Log(ServerLog& log, const std::string& root, ServerMetrics& metrics, TransferHooks* hooks, asio::io_context& hooks_io)
+      : log_(log), root_(root), metrics_(metrics), hooks_(hooks), hooks_io_(hooks_io) {}
 
   void count_evictions(const ServerEndpoint& endpoint) { endpoint_ = &endpoint; }
 
@@ -115,11 +132,15 @@ class Server::Log final : public net::ServerObserver {
     if (ended.record.outcome.error == errc::unanswered) event.limited("unanswered");
     log_.write(event);
     metrics_.on_transfer(ended.record);
-    if (hooks_ != nullptr) hooks_->on_transfer(ended.record, line.result);
+    if (hooks_ != nullptr) {
+      asio::post(hooks_io_, [hooks = hooks_, record = ended.record, result = line.result] {
+        hooks->on_transfer(record, result);
+      });
+    }
   }
 
   void write(const RequestRefused& refused) {
-    if (hooks_ != nullptr) hooks_->on_refusal(refused);
+    if (hooks_ != nullptr) asio::post(hooks_io_, [hooks = hooks_, refused] { hooks->on_refusal(refused); });
     log_.write(LogEvent{LogLevel::warning, "refused", {}}
                    .add("client", address_text(refused.client))
                    .add("file", refused.file)
@@ -150,7 +171,20 @@ class Server::Log final : public net::ServerObserver {
   std::string root_;
   ServerMetrics& metrics_;
   TransferHooks* hooks_;
+  asio::io_context& hooks_io_;
   const ServerEndpoint* endpoint_ = nullptr;
+};
+
+// One thread's share of the sessions: its own loop, sockets, timers and buffers; worker 0 runs on the
+// server's loop (the main thread).
+struct Server::Worker {
+  std::unique_ptr<asio::io_context> own_io;  // null for worker 0
+  asio::io_context* io = nullptr;
+  std::unique_ptr<Log> log;
+  std::unique_ptr<net::ServerDriver> driver;
+  std::thread thread;
+  std::atomic<bool> running{false};  // its thread is in io.run(): its endpoint is read on that thread only
+  bool stopped = false;              // its driver reported the end of the shutdown (main thread)
 };
 
 Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
@@ -164,46 +198,116 @@ Server::Server(asio::io_context& io, const ServerConfig& config, ServerLog& log)
                  ? nullptr
                  : std::make_unique<TransferHooks>(
                        io, config.on_transfer, HookLimits{.max_running = config.hook_max_running, .timeout = config.hook_timeout},
-                       log)),
-      log_(std::make_unique<Log>(log, content_->root_path(), *metrics_, hooks_.get())),
-      driver_(std::make_unique<net::ServerDriver>(io, server_sockets(config), endpoint_config(config),
-                                                  origin_ ? static_cast<ContentProvider&>(*origin_) : *content_, *log_)) {
-  log_->count_evictions(driver_->endpoint());
+                       log)) {
+  const auto count = worker_count();
+  admission_ = std::make_unique<SharedAdmission>(
+      config.max_sessions, config.max_sessions_per_client,
+      [this](SharedAdmission::Shard shard, SessionId session, const SocketAddress& for_client) {
+        Worker& worker = *workers_.at(shard);
+        asio::post(*worker.io, [&worker, session, for_client] { worker.driver->evict_for(session, for_client); });
+      });
+  ContentProvider& content = origin_ ? static_cast<ContentProvider&>(*origin_) : *content_;
+  auto sockets = server_sockets(config);
+  sockets.reuse_port = count > 1;
+  for (unsigned index = 0; index < count; ++index) {
+    auto worker = std::make_unique<Worker>();
+    if (index > 0) worker->own_io = std::make_unique<asio::io_context>(1);
+    worker->io = index > 0 ? worker->own_io.get() : &io_;
+    worker->log = std::make_unique<Log>(log, content_->root_path(), *metrics_, hooks_.get(), io_);
+    if (index > 0) {
+      auto siblings = workers_.front()->driver->sibling_sockets();
+      if (!siblings) throw std::logic_error("worker sockets");  // worker_count() rules this out
+      sockets = std::move(*siblings);
+    }
+    worker->driver = std::make_unique<net::ServerDriver>(*worker->io, sockets, endpoint_config(config), content,
+                                                         *worker->log, EndpointShard{admission_.get(), index, count});
+    worker->log->count_evictions(worker->driver->endpoint());
+    workers_.push_back(std::move(worker));
+  }
   if (origin_) {
     origin_->connect(OriginContent::Inputs{
-        [this](SessionId session, ReadOpening answer) { driver_->read_opened(session, std::move(answer)); },
-        [this](SessionId session) { driver_->content_ready(session); }});
+        [this](SessionId session, ReadOpening answer) { workers_.front()->driver->read_opened(session, std::move(answer)); },
+        [this](SessionId session) { workers_.front()->driver->content_ready(session); }});
   }
   // Bound now, like the TFTP sockets, before privileges are dropped.
   if (config_.metrics) metrics_server_ = std::make_unique<MetricsServer>(io, *config_.metrics, [this] { return scrape(); });
-  open_files_ = posix::raise_open_files_limit(files_per_session * config_.max_sessions + spare_files);
+  spare_files_ = spare_files + files_per_worker * (count - 1);
+  open_files_ = posix::raise_open_files_limit(files_per_session * config_.max_sessions + spare_files_);
+}
+
+// --workers, except where sessions cannot be spread: the origin's fetches live on one loop, and a single
+// port on systemd's socket would hand a transfer's packets to any worker.
+unsigned Server::worker_count() {
+  unsigned count = config_.workers == 0 ? cpus_to_use() : config_.workers;
+  std::string why;
+  if (count > 1 && origin_) why = "--origin serves from one worker";
+  if (count > 1 && config_.single_port && config_.listen.empty() && std::getenv("LISTEN_FDS") != nullptr) {
+    why = "--single-port on a socket systemd passed serves from one worker";
+  }
+  if (!why.empty()) {
+    server_log_.write(LogEvent{LogLevel::info, "workers", {}}.add_number("workers", "1").add("note", why));
+    count = 1;
+  }
+  return count;
 }
 
 Server::~Server() {
   if (metrics_server_) metrics_server_->stop();
+  for (auto& worker : workers_) {
+    if (worker->own_io) worker->own_io->stop();
+    if (worker->thread.joinable()) worker->thread.join();
+  }
 }
 
+// Summed over the workers, each read on its own thread (worker 0's is this one); a worker whose thread
+// has left its loop is read here.
 std::string Server::scrape() {
-  auto text = metrics_->render(driver_->endpoint());
+  EndpointSnapshot total;
+  for (auto& worker : workers_) {
+    if (!worker->own_io) {
+      total += snapshot(worker->driver->endpoint());
+      continue;
+    }
+    auto promise = std::make_shared<std::promise<EndpointSnapshot>>();
+    auto future = promise->get_future();
+    asio::post(*worker->io, [&worker = *worker, promise] { promise->set_value(snapshot(worker.driver->endpoint())); });
+    while (future.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+      if (!worker->running.load(std::memory_order_acquire)) break;
+    }
+    total += future.wait_for(std::chrono::seconds(0)) == std::future_status::ready ? future.get()
+                                                                                    : snapshot(worker->driver->endpoint());
+  }
+  auto text = metrics_->render(total);
   if (origin_) render_origin_metrics(text, origin_->counters(), config_.cache_size);
   return text;
 }
 
 std::uint16_t Server::metrics_port() const noexcept { return metrics_server_ ? metrics_server_->port() : 0; }
 
-std::vector<asio::ip::udp::endpoint> Server::local_endpoints() const { return driver_->local_endpoints(); }
+std::vector<asio::ip::udp::endpoint> Server::local_endpoints() const {
+  return workers_.front()->driver->local_endpoints();
+}
 
 void Server::start() {
   // Uploads of a server that was killed (SIGKILL, power) where O_TMPFILE could not be used.
   if (const auto removed = content_->remove_stale_uploads(); removed > 0) {
     server_log_.write(LogEvent{LogLevel::warning, "stale-uploads", {}}.add_number("removed", std::to_string(removed)));
   }
-  const std::uint64_t holds = open_files_ > spare_files ? (open_files_ - spare_files) / files_per_session : 0;
+  const std::uint64_t holds = open_files_ > spare_files_ ? (open_files_ - spare_files_) / files_per_session : 0;
   server_log_.write(LogEvent{holds < config_.max_sessions ? LogLevel::warning : LogLevel::info, "limits", {}}
                         .add_number("max_sessions", std::to_string(config_.max_sessions))
                         .add_number("open_files", std::to_string(open_files_))
-                        .add_number("sessions_it_holds", std::to_string(holds)));
-  driver_->start();
+                        .add_number("sessions_it_holds", std::to_string(holds))
+                        .add_number("workers", std::to_string(workers_.size())));
+  for (auto& worker : workers_) {
+    worker->driver->start();
+    if (!worker->own_io) continue;
+    worker->running.store(true, std::memory_order_release);
+    worker->thread = std::thread([&worker = *worker] {
+      worker.io->run();
+      worker.running.store(false, std::memory_order_release);
+    });
+  }
   if (metrics_server_) {
     metrics_server_->start();
     const auto host = config_.metrics->host.empty() ? std::string("0.0.0.0") : config_.metrics->host;
@@ -214,14 +318,36 @@ void Server::start() {
 
 void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
   if (hooks_) hooks_->stop();
-  driver_->shutdown(grace, [this, on_stopped = std::move(on_stopped)] {
-    if (metrics_server_) metrics_server_->stop();
-    if (origin_) origin_->stop();  // the transfers that read the fetches are over
-    if (on_stopped) on_stopped();
-  });
+  if (on_stopped) on_stopped_ = std::move(on_stopped);
+  for (std::size_t index = 0; index < workers_.size(); ++index) {
+    Worker& worker = *workers_[index];
+    // Back on this thread once the worker's last session is gone.
+    auto stopped = [this, index] {
+      asio::post(io_, [this, index] { worker_stopped(index); });
+    };
+    if (!worker.own_io) {
+      worker.driver->shutdown(grace, stopped);
+    } else {
+      asio::post(*worker.io, [&worker, grace, stopped] { worker.driver->shutdown(grace, stopped); });
+    }
+  }
 }
 
-std::size_t Server::session_count() const noexcept { return driver_->endpoint().session_count(); }
+void Server::worker_stopped(std::size_t index) {
+  if (std::exchange(workers_[index]->stopped, true)) return;
+  if (!std::all_of(workers_.begin(), workers_.end(), [](const auto& worker) { return worker->stopped; })) return;
+  if (metrics_server_) metrics_server_->stop();
+  if (origin_) origin_->stop();  // the transfers that read the fetches are over
+  if (on_stopped_) std::exchange(on_stopped_, nullptr)();
+}
+
+std::size_t Server::session_count() const noexcept { return admission_->total(); }
+
+void Server::join_workers() {
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
 
 std::string Server::reload_map_file() { return content_->reload_map_file(); }
 
@@ -265,6 +391,7 @@ int run_server(const ServerConfig& config) {
   hangup.async_wait(on_hangup);
   server.start();
   io.run();
+  server.join_workers();
   log.write(LogEvent{LogLevel::info, "stopped", {}});
   return 0;
 }

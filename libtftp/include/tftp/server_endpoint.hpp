@@ -15,8 +15,9 @@
 //   ERROR 5 replies, all sessions together, are rate-limited; an ERROR is never answered with one.
 // - Repeated requests. A request from a client address:port whose transfer still runs is a retransmission
 //   and is ignored; once that transfer is over (an upload dallying) the same address:port may start anew.
-// - Admission (detail/admission.hpp): max_sessions overall, max_sessions_per_client per IPv4 address or IPv6
-//   /64 (loopback clients count only overall). At a limit a request takes the place of the oldest session
+// - Admission (detail/admission.hpp, through shared_admission.hpp): max_sessions overall,
+//   max_sessions_per_client per IPv4 address or IPv6 /64 (loopback clients count only overall); exact over
+//   every shard when several endpoints (a server's workers, one per thread) share one SharedAdmission. At a limit a request takes the place of the oldest session
 //   whose client never answered (it ends silently: an eviction); only when every session in the way is
 //   established is it refused with ERROR 0 "server busy".
 // - The reflection bound: TransferConfig's Reach rules, applied to every session.
@@ -49,16 +50,15 @@
 #include <vector>
 
 #include "tftp/address.hpp"
-#include "tftp/detail/admission.hpp"
 #include "tftp/options.hpp"
 #include "tftp/packet.hpp"
 #include "tftp/result.hpp"
+#include "tftp/shared_admission.hpp"
 #include "tftp/token_bucket.hpp"
 #include "tftp/transfer.hpp"
 
 namespace tftp {
 
-using SessionId = std::uint64_t;
 using ListenerId = std::uint32_t;
 
 // ---- Content --------------------------------------------------------------------------------------
@@ -250,9 +250,19 @@ struct SessionTotals {
 
 // ---- The endpoint -------------------------------------------------------------------------------
 
+// One of several endpoints that serve together (a server's workers, one per thread): they share one
+// admission table, so the limits hold over all of them; session numbers are index + 1 + k * count, unique
+// over all of them; and each answers strangers at 1/count of the configured rate.
+struct EndpointShard {
+  SharedAdmission* admission = nullptr;
+  std::uint32_t index = 0;
+  std::uint32_t count = 1;
+};
+
 class ServerEndpoint {
  public:
-  ServerEndpoint(const EndpointConfig& config, ContentProvider& content, EndpointHost& host);
+  // Without a shard's admission table the endpoint keeps its own.
+  ServerEndpoint(const EndpointConfig& config, ContentProvider& content, EndpointHost& host, EndpointShard shard = {});
   ~ServerEndpoint();
   ServerEndpoint(const ServerEndpoint&) = delete;
   ServerEndpoint& operator=(const ServerEndpoint&) = delete;
@@ -266,6 +276,9 @@ class ServerEndpoint {
   void on_read_opened(SessionId session, ReadOpening answer, TimePoint now);
   // A source that said BlockPending has more (or failed): its session sends what it can now.
   void on_content_ready(SessionId session, TimePoint now);
+  // Another shard's request took this session's place (SharedAdmission::EvictElsewhere): it ends as an
+  // eviction does. A session that is gone meanwhile is left alone.
+  void evict_for(SessionId session, const SocketAddress& for_client, TimePoint now);
   // out must hold transmit_buffer_size bytes (or at least the largest datagram a session may send).
   std::optional<Transmit> poll_transmit(std::span<std::byte> out);
   std::optional<EndpointEvent> poll_event();
@@ -299,13 +312,14 @@ class ServerEndpoint {
   void serve_read(const Received& datagram, const Rrq& rrq, TimePoint now);
   void start_read(Session& session, ReadContent content, const ServerAnswer& answer, TimePoint now);
   void serve_write(const Received& datagram, const Wrq& wrq, TimePoint now);
-  std::optional<detail::AdmissionDecision<SocketAddress>> admit(const Received& datagram, const std::string& file);
+  bool admit(const Received& datagram, const std::string& file);
+  bool answer_admission(SharedAdmission::Verdict verdict, const Received& datagram, const std::string& file);
   static Direction direction_of(const Received& request) noexcept;  // RRQ: read, WRQ: write
   RequestResults& results_of(Direction direction) noexcept;
   ServerPolicy policy_for(const Received& datagram);
-  Session* add_session(SessionId id, const Received& datagram,
-                       const detail::AdmissionDecision<SocketAddress>& admitted, const std::string& file, Mode mode,
-                       Direction direction, TimePoint now);
+  Session* add_session(SessionId id, const Received& datagram, const std::string& file, Mode mode, Direction direction,
+                       TimePoint now);
+  SessionId new_session_id() noexcept;
   bool open_socket(Session& session, const Negotiated& negotiated);
   // Where a refusal goes: the listening socket a request came in by, and its client.
   struct Requester {
@@ -341,7 +355,9 @@ class ServerEndpoint {
   std::vector<std::unique_ptr<Session>> closed_;  // closed since the last input (active_ may point at them)
   std::deque<Pending> pending_;
   std::deque<EndpointEvent> events_;
-  detail::Admission<SocketAddress, IpAddress> admission_;
+  std::unique_ptr<SharedAdmission> own_admission_;  // a lone endpoint's
+  SharedAdmission* admission_;
+  EndpointShard shard_;
   TokenBucket stranger_replies_;
   EndpointCounters counters_;
   SessionId next_session_ = 1;

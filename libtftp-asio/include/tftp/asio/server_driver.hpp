@@ -35,6 +35,12 @@ struct ServerSockets {
   std::vector<ListenSpec> listen;  // empty: the sockets systemd passed (LISTEN_FDS), else port 69 on any
   // The ports session sockets bind to, LO..HI; unset: any port the kernel picks.
   std::optional<std::pair<std::uint16_t, std::uint16_t>> port_range;
+  // Listening sockets are bound with SO_REUSEPORT: several drivers (a server's workers) bind the same
+  // addresses, and the kernel spreads clients over them by address and port (a client stays on one).
+  bool reuse_port = false;
+  // Listening sockets already bound, to read as well (duplicates of another driver's, e.g. systemd's, which
+  // cannot be bound again): requests go to whichever driver reads first. Taken over: closed by the driver.
+  std::vector<int> adopt;
 };
 
 // What the driver reports; the program turns it into log lines.
@@ -57,12 +63,17 @@ class ServerDriver {
   // Binds every listening socket (or adopts systemd's); throws std::system_error when one cannot be had.
   // Nothing is received before start().
   ServerDriver(asio::io_context& io, const ServerSockets& sockets, const EndpointConfig& config,
-               ContentProvider& content, ServerObserver& observer);
+               ContentProvider& content, ServerObserver& observer, EndpointShard shard = {});
   ~ServerDriver();
   ServerDriver(const ServerDriver&) = delete;
   ServerDriver& operator=(const ServerDriver&) = delete;
 
   std::vector<asio::ip::udp::endpoint> local_endpoints() const;
+  // The sockets another driver serves the same addresses with (a worker of the same server): the same
+  // addresses and ports bound again with SO_REUSEPORT (this driver's must have been), or duplicates of
+  // systemd's sockets. None in single-port mode on systemd's sockets: a transfer's packets would reach any
+  // worker, and must reach the one that runs it.
+  std::optional<ServerSockets> sibling_sockets() const;
   void start();
   // The endpoint's shutdown (ServerEndpoint::shutdown); listening sockets close at once, except in
   // single-port mode where the running transfers come in through them. on_stopped runs when the last
@@ -74,6 +85,8 @@ class ServerDriver {
   // endpoint made into the provider.
   void read_opened(SessionId session, ReadOpening answer);
   void content_ready(SessionId session);
+  // ServerEndpoint::evict_for, followed by what it causes. From the io_context's thread.
+  void evict_for(SessionId session, const SocketAddress& for_client);
 
  private:
   struct Impl;

@@ -79,6 +79,9 @@ struct ServerConfig {
   // DATA): a spoofed request makes the server send each packet at most 1 + initial_resends times.
   unsigned initial_resends = 2;
   std::size_t max_sessions = 1000;
+  // Threads the sessions are sharded over (server.hpp); 0: one per CPU the process may use. The program's
+  // default is 0; a Server made in a program or test has one unless told.
+  unsigned workers = 1;
   // Running transfers per client: an IPv4 address or an IPv6 /64. What one host needs; a NAT in front of
   // many clients needs more.
   std::size_t max_sessions_per_client = 8;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -45,6 +46,9 @@ class DirectoryContent final : public ContentProvider {
   ServerConfig config_;
   ServerLog& log_;
   posix::Root root_;
+  std::shared_ptr<const RemapRules> rules_in_force() const;
+
+  mutable std::mutex rules_mutex_;  // the workers resolve names on their own threads while SIGHUP replaces them
   std::shared_ptr<const RemapRules> rules_;  // null without --map-file; replaced whole on SIGHUP
 };
 

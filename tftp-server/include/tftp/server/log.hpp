@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,6 +119,7 @@ class ServerLog {
 
   LogFormat format_;
   Verbosity verbosity_;
+  std::mutex mutex_;  // the workers write from their own threads; a line is written whole
   Sink sink_;
   std::map<std::string, Flood> floods_;
 };

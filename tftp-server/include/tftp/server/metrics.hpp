@@ -4,14 +4,16 @@
 // units: seconds, bytes); no label takes a value a client chooses (no file names, no addresses): labels are
 // an opcode, a direction, a result from a fixed set, an ERROR code 0-8.
 //
-// ServerMetrics is fed on the server's event loop (every transfer's end) and rendered there too (a scrape is
-// posted to the loop by MetricsServer, so nothing is shared between threads and no lock is on the hot path).
-// MetricsServer serves GET /metrics with cpp-httplib on its own thread.
+// ServerMetrics is fed by every worker at each transfer's end (a lock per transfer, none per packet) and
+// rendered on the server's loop (a scrape is posted there by MetricsServer) from the endpoints' counters,
+// each read on its own worker's thread and summed (EndpointSnapshot). MetricsServer serves GET /metrics
+// with cpp-httplib on its own thread.
 
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,11 +48,21 @@ void render_origin_metrics(std::string& out, const OriginCounters& counters, std
 // How a transfer ended, as a label value from a fixed set.
 std::string_view transfer_result(const Outcome& outcome) noexcept;
 
+// What a scrape reads of an endpoint, so that the workers' endpoints add up.
+struct EndpointSnapshot {
+  EndpointCounters counters;
+  std::array<SessionTotals, 2> running;  // read, write
+  std::size_t max_sessions = 0;
+  std::size_t max_sessions_per_client = 0;
+  EndpointSnapshot& operator+=(const EndpointSnapshot& other);
+};
+EndpointSnapshot snapshot(const ServerEndpoint& endpoint);
+
 class ServerMetrics {
  public:
   ServerMetrics();
   void on_transfer(const TransferRecord& record);
-  std::string render(const ServerEndpoint& endpoint) const;
+  std::string render(const EndpointSnapshot& endpoints) const;
 
  private:
   static constexpr std::size_t result_count = 8;
@@ -58,6 +70,7 @@ class ServerMetrics {
     std::array<std::uint64_t, result_count> by_result{};
     TransferCounters counters;
   };
+  mutable std::mutex mutex_;  // the workers' transfers end on their own threads
   std::array<Finished, 2> finished_;  // by direction: read, write
   Histogram duration_;
   Histogram round_trip_;

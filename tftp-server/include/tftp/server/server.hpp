@@ -1,6 +1,10 @@
 #pragma once
 // tftp-server assembled: the served directory (DirectoryContent) as the ServerEndpoint's content, the Asio
-// driver around the endpoint (server_driver.hpp), and what they report written to the server's log. What a
+// driver around the endpoint (server_driver.hpp), and what they report written to the server's log.
+// With --workers N the sessions are sharded over N threads, each with its own loop, endpoint and driver
+// and its own SO_REUSEPORT listening sockets (the kernel keeps a client on one), sharing nothing on the
+// packet path; one SharedAdmission keeps the limits exact over all of them. Hooks, signals, the metrics
+// server and the origin run on the caller's loop (worker 0 also runs there). What a
 // request gets is the endpoint's decision (tftp/server_endpoint.hpp); what a name means is the directory's
 // (directory_content.hpp); this file only puts them together, with the limits the program raises itself to.
 
@@ -16,6 +20,7 @@
 
 #include "tftp/server/config.hpp"
 #include "tftp/server/log.hpp"
+#include "tftp/shared_admission.hpp"
 
 namespace tftp::net {
 class ServerDriver;
@@ -47,8 +52,10 @@ class Server {
   // in the io_context. A second call may shorten the grace. Call from the io_context's thread (post it
   // from elsewhere). The io_context must not run handlers after the Server is destroyed.
   void shutdown(std::chrono::milliseconds grace, std::function<void()> on_stopped = {});
-  // Sessions open now (running or dallying).
+  // Sessions open now (running or dallying), over every worker.
   std::size_t session_count() const noexcept;
+  // After the server's loop returned (on_stopped ran): waits for the other workers' threads to end.
+  void join_workers();
 
   // Re-reads config.map_file (SIGHUP). A bad file keeps the rules in use; the reason ("FILE:LINE: why")
   // is logged and returned. Without a map file: nothing to do, empty string.
@@ -58,8 +65,11 @@ class Server {
 
  private:
   class Log;
+  struct Worker;
 
+  unsigned worker_count();
   std::string scrape();
+  void worker_stopped(std::size_t index);
 
   asio::io_context& io_;
   ServerConfig config_;
@@ -68,10 +78,12 @@ class Server {
   std::unique_ptr<OriginContent> origin_;  // with --origin: in front of content_
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<TransferHooks> hooks_;
-  std::unique_ptr<Log> log_;
-  std::unique_ptr<net::ServerDriver> driver_;
+  std::unique_ptr<SharedAdmission> admission_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::function<void()> on_stopped_;
   std::unique_ptr<MetricsServer> metrics_server_;
-  std::uint64_t open_files_ = 0;  // the soft RLIMIT_NOFILE after raising it
+  std::uint64_t open_files_ = 0;   // the soft RLIMIT_NOFILE after raising it
+  std::uint64_t spare_files_ = 0;  // of which not for sessions
 };
 
 // The whole program after argument parsing: binds, drops to config.user, re-reads the map file on SIGHUP,
