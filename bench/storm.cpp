@@ -27,7 +27,10 @@
 #include <numeric>
 #include <optional>
 #include <queue>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "tftp/codec.hpp"
@@ -57,6 +60,7 @@ struct Settings {
   unsigned timeout_ms = 1000;
   double give_up = 30;
   double max_seconds = 600;
+  bool one_address = false;
   bool json = false;
   std::string times;
 };
@@ -258,8 +262,12 @@ class Storm {
 
   // A new socket (a new port), and an RRQ with these options from it.
   void request(std::uint32_t id, const tftp::ClientOptions& options, TimePoint now) {
-    Client& client = clients_[id];
     if (!open_socket(id)) return;
+    request_on_socket(id, options, now);
+  }
+
+  void request_on_socket(std::uint32_t id, const tftp::ClientOptions& options, TimePoint now) {
+    Client& client = clients_[id];
     tftp::Rrq rrq{settings_.file, tftp::Mode::octet, tftp::make_request_options(options)};
     client.machine.emplace(tftp::Receiver::client_read(std::move(rrq), client.sink, config_, now));
     after_input(id, now);
@@ -275,11 +283,28 @@ class Storm {
     const auto wanted = 2 * std::size_t{settings_.window} * (std::size_t{settings_.block_size} + tftp::header_size);
     const int bytes = static_cast<int>(std::clamp<std::size_t>(wanted, 16384, 4 << 20));
     ::setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (const auto source = source_address(id)) {
+      if (::bind(client.fd, reinterpret_cast<const sockaddr*>(&*source), sizeof *source) != 0) {
+        return socket_failed(id, "bind");
+      }
+    }
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u32 = id;
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, client.fd, &event) != 0) return socket_failed(id, "epoll_ctl");
     return true;
+  }
+
+  // Each client has an address of its own on a loopback server (127.1.0.1, 127.1.0.2, ...; all of 127/8 is
+  // loopback), as each PXE client has its own IP. From one address, 10,000 clients and the server's sessions
+  // share one space of ephemeral ports, and a datagram for a closed port (a probe's resent OACK, DATA after the
+  // final ACK) reaches whatever socket gets that port next: another client, or another session of the server.
+  std::optional<sockaddr_in> source_address(std::uint32_t id) const {
+    if (settings_.one_address || (ntohl(server_.sin_addr.s_addr) >> 24) != 127) return std::nullopt;
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr.s_addr = htonl(0x7F010001U + id);
+    return source;
   }
 
   void on_readable(std::uint32_t id) {
@@ -356,14 +381,21 @@ class Storm {
     Client& client = clients_[id];
     client.machine->abort(tftp::Error{tftp::ErrorCode::option_refused, "User aborted"});
     if (!flush(id)) return;
-    retire(client);
+    // The probe's port stays taken until the new socket has its own, so that the new one cannot be given
+    // the same port and take a late OACK of the probe for its answer.
+    const int probe = std::exchange(client.fd, -1);
+    const bool opened = open_socket(id);
+    ::close(probe);
+    if (!opened) return;
+    client.counters += client.machine->counters();
+    client.machine.reset();
     client.sink.reset();
     client.phase = Phase::downloading;
     tftp::ClientOptions wanted;
     wanted.block_size = settings_.block_size;
     wanted.tsize = 0;
     if (settings_.window > 1) wanted.window_size = settings_.window;
-    request(id, wanted, now);
+    request_on_socket(id, wanted, now);
   }
 
   void after_input(std::uint32_t id, TimePoint now) {
@@ -667,6 +699,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", settings.timeout_ms, "client retransmission timeout in ms (fixed, then backed off)")->check(CLI::Range(10U, 255000U))->capture_default_str();
   app.add_option("--give-up", settings.give_up, "seconds of server silence before a client gives up")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-seconds", settings.max_seconds, "the whole storm's bound: clients still running then fail by \"deadline\"")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_flag("--one-address", settings.one_address, "every client from the same address (default on a loopback server: 127.1.0.1 + client)");
   app.add_flag("--json", settings.json, "print one JSON object");
   app.add_option("--times", settings.times, "write one line per client (start, result, seconds) to this file");
   CLI11_PARSE(app, argc, argv);
