@@ -80,7 +80,9 @@ def run_storm(args, name, server, root, file_name, times_dir):
                "--seed", str(args.seed), "--stall-fraction", str(args.stall_fraction),
                "--stall-seconds", str(args.stall_seconds), "--max-seconds", str(args.max_seconds), "--json",
                "--times", times]
-    with interop.running(server_command(server, args, root, port, s["clients"]), "127.0.0.1", port) as process:
+    log = os.path.join(times_dir, f"{name}-{server}.log")
+    with open(log, "w") as log_file, interop.running(server_command(server, args, root, port, s["clients"]),
+                                                     "127.0.0.1", port, stderr=log_file) as process:
         accounting = Accounting(process.pid, f"tftp-storm-{server}")
         before = accounting.cpu_seconds()
         result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
