@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -90,12 +91,13 @@ def run_storm(args, name, server, root, file_name, times_dir):
         cpu = accounting.cpu_seconds() - before
         peak = accounting.peak_kib()
         exited = process.poll()
+    stop_leftovers(accounting)
     accounting.close()
     if result.returncode != 0:
         raise RuntimeError(f"tftp-storm failed ({result.returncode}): {result.stderr.strip()}")
     row = json.loads(result.stdout)
     row.update(server=server, server_cpu=cpu, peak_kib=peak, method=accounting.method,
-               server_exited=exited)
+               server_exited=None if exited is None else f"{exited}{last_line(log)}")
     failures = ", ".join(f"{why}: {count}" for why, count in row["failures"].items()) or "none"
     print(f"{name:>12} {server:>9}: {row['exact']}/{row['clients']} exact, failures {failures}, "
           f"p50 {row['p50']:.2f} p99 {row['p99']:.2f} max {row['max']:.2f} s, server CPU {cpu:.1f} s "
@@ -103,6 +105,23 @@ def run_storm(args, name, server, root, file_name, times_dir):
           f"wall {row['wall_seconds']:.1f} s" + (f"; the server exited ({exited})" if exited is not None else ""),
           flush=True)
     return row
+
+
+def stop_leftovers(accounting):
+    """Processes the server left behind: tftpd-hpa's per-transfer children outlive it and would load the
+    next storm's server."""
+    for path in accounting.dirs[:1]:
+        with contextlib.suppress(OSError), open(os.path.join(path, "cgroup.procs")) as f:
+            for pid in f.read().split():
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def last_line(path):
+    """What a server that exited said last, e.g. atftpd's abort."""
+    with open(path, errors="replace") as f:
+        lines = [line.strip() for line in f if line.strip()]
+    return f": {lines[-1]}" if lines else ""
 
 
 def per_block(row):
