@@ -209,6 +209,7 @@ def chart(args, times_dir):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print("no chart: matplotlib is missing (Debian python3-matplotlib, scripts/setup.sh; run with "
               "/usr/bin/python3 where another python3 comes first)")
@@ -216,23 +217,33 @@ def chart(args, times_dir):
     storms = [name for name in STORMS if glob.glob(os.path.join(times_dir, f"{name}-*.tsv"))]
     if not storms:
         return
-    figure, axes = plt.subplots(1, len(storms), figsize=(4.5 * len(storms), 4), squeeze=False)
-    for axis, name in zip(axes[0], storms):
+    columns = min(3, len(storms))
+    rows = (len(storms) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 4 * rows), squeeze=False)
+    for axis in axes.flat[len(storms):]:
+        axis.set_visible(False)
+    for axis, name in zip(axes.flat, storms):
+        every = []
         for server in SERVERS:
             path = os.path.join(times_dir, f"{name}-{server}.tsv")
             if not os.path.exists(path):
                 continue
             seconds, clients = read_times(path)
+            every += seconds
             fractions = [(i + 1) / clients for i in range(len(seconds))]
             axis.step(seconds, fractions, where="post", label=f"{server} ({len(seconds)}/{clients})",
                       linewidth=2 if server == "ours" else 1.2)
         axis.set_title(name)
-        axis.set_xscale("log")
+        if every and min(every) > 0 and max(every) / min(every) > 20:  # servers apart by orders of magnitude
+            axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_xlabel("seconds from first RRQ to last block")
         axis.set_ylim(0, 1.02)
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize="small", loc="lower right")
-    axes[0][0].set_ylabel("fraction of clients complete and exact")
+    for row in axes:
+        row[0].set_ylabel("fraction of clients complete and exact")
     figure.tight_layout()
     figure.savefig(args.chart, dpi=110)
     print(f"chart: {args.chart}")
