@@ -569,12 +569,15 @@ Expected hash_file(const std::string& path) {
   return {hash.digest(), size};
 }
 
-// 10,000 clients need 10,000 sockets at once.
-void raise_open_files() {
+// 10,000 clients need 10,000 sockets at once; past the limit a client fails with a socket error.
+void raise_open_files(unsigned clients) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
   limit.rlim_cur = limit.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < clients + 64U) {
+    fmt::print(stderr, "tftp-storm: {} open files at most (RLIMIT_NOFILE): clients beyond that fail\n", limit.rlim_cur);
+  }
 }
 
 double cpu_seconds() {
@@ -705,7 +708,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    raise_open_files();
+    raise_open_files(settings.clients);
     const auto server = resolve(settings);
     const auto expected = hash_file(settings.expect);
     Storm storm(settings, server, expected.hash, expected.size);
