@@ -347,9 +347,10 @@ def report(args, size, results, conc, ceiling, lossy_size=None, lossy_results=No
             lines.append(f"| {server} | {count} | {good} | {mbs:.1f} | {cpu:.2f} | {per_block:.2f} | {rss} |")
         lines.append("")
     lines += lossy_lines(args, lossy_size, lossy_results, now)
-    origin = kept_section(args.output, "## Origin")  # bench/origin.py's section, measured on its own
-    if origin:
-        lines += [""] + origin
+    for heading in ("## Origin", "## Boot storms"):  # bench/origin.py's and bench/storm.py's, measured on their own
+        kept = kept_section(args.output, heading)
+        if kept:
+            lines += [""] + kept
     text = "\n".join(lines).rstrip("\n") + "\n"
     print(text)
     with open(args.output, "w") as f:

@@ -7,6 +7,7 @@ set(TFTP_TEST_TIMEOUT_integration 180)  # loopback sockets and child processes; 
 set(TFTP_TEST_TIMEOUT_interop 600)      # one peer's group in interop.py (dozens of transfers up to 40 MiB)
 set(TFTP_TEST_TIMEOUT_loss 900)         # interop.py under loss: room for one repeat of the longest cell
 set(TFTP_TEST_TIMEOUT_package 600)      # the .deb built, unpacked and its programs run
+set(TFTP_TEST_TIMEOUT_storm 120)        # 200 simulated clients of tftp-storm: a few seconds
 
 # The TIMEOUT of a test with `label`, in `out`.
 function(tftp_test_timeout label out)

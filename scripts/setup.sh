@@ -19,8 +19,8 @@ packages=(
   tftp-hpa atftp atftpd busybox dnsmasq-base curl
   # loss simulation in network namespaces
   iproute2 iptables
-  # tests and benchmarks
-  python3 procps
+  # tests and benchmarks (matplotlib: bench/storm.py's chart)
+  python3 procps python3-matplotlib
   # packaging: man pages, unit checks (systemd-analyze)
   scdoc systemd dpkg-dev
 )

@@ -113,11 +113,12 @@ def wait_ready(host, port, process, limit=10.0):
 
 
 @contextlib.contextmanager
-def running(command, host, port, netns=None):
+def running(command, host, port, netns=None, stderr=subprocess.PIPE):
+    """stderr: a file for a server that logs much while it runs (nothing reads the pipe, which blocks the
+    server once it is full)."""
     if netns:
         command = ["ip", "netns", "exec", netns] + command
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         if netns:
             wait_ready_in(netns, host, port, process)
