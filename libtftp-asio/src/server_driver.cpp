@@ -27,19 +27,22 @@ using asio::ip::udp;
 // listening socket only takes requests, and one byte over max_request_size shows an over-long one as such.
 std::size_t listener_buffer_size(bool single_port) { return single_port ? 65536 : max_request_size + 1; }
 
-// Datagrams read per system call on a listening socket, and calls per wake-up.
+// Datagrams read per system call on a listening socket, and calls per wake-up: a boot storm's requests must
+// not wait behind thousands of running transfers until the kernel drops them (their clients would time
+// out while the established ones go on), and a flood still yields to the other sockets every 256.
 constexpr std::size_t listener_batch_count = 8;
-constexpr unsigned listener_batches_per_wake = 4;
+constexpr unsigned listener_batches_per_wake = 32;
 
 // Session sockets share one batch: enough to learn in lock-step that the queue is empty, and to take a
 // window of DATA in fewer calls. One byte more than the largest DATA, so an over-long one shows as such.
 constexpr std::size_t session_batch_count = 4;
 constexpr std::size_t session_datagram_size = max_packet_size + 1;
 
-// A boot storm's requests arrive at once: room for a few thousand before the kernel drops any (the default,
-// about 208 KiB, holds some 200). In single-port mode every window of every transfer arrives there too.
-constexpr std::size_t listener_socket_buffer = std::size_t{4} << 20;
-constexpr std::size_t single_port_socket_buffer = std::size_t{8} << 20;
+// A boot storm's requests arrive at once: room for some 20,000 before the kernel drops any (the default,
+// about 208 KiB, holds some 200; each small datagram costs about 800 bytes of buffer). Memory is taken only
+// while requests wait. In single-port mode every window of every transfer arrives there too.
+constexpr std::size_t listener_socket_buffer = std::size_t{16} << 20;
+constexpr std::size_t single_port_socket_buffer = std::size_t{16} << 20;
 
 }  // namespace
 
