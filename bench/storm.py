@@ -64,6 +64,8 @@ def server_command(server, args, root, port, clients):
         # Loopback clients count only against --max-sessions (README, Admission): room for every client's
         # probe and download at once.
         command += ["--max-sessions", str(min(100000, max(1000, 2 * clients)))]
+        if args.workers is not None:
+            command += ["--workers", str(args.workers)]
     if server == "atftpd":
         command[command.index("--maxthread") + 1] = str(max(200, clients))
     return command
@@ -265,6 +267,7 @@ def main():
     parser.add_argument("--stall-fraction", type=float, default=0.0)
     parser.add_argument("--stall-seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=22)
+    parser.add_argument("--workers", type=int, help="our server's --workers (default: its own, one per CPU)")
     parser.add_argument("--max-seconds", type=float, default=600, help="bound of each storm against one server")
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--times-dir", default=os.path.join(HERE, "storm-times"))

@@ -60,9 +60,12 @@ std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 // ---- FileSource ----------------------------------------------------------------------------------
 
-FileSource::FileSource(UniqueFd file, Mode mode) : file_(std::move(file)), mode_(mode) {
+FileSource::FileSource(UniqueFd file, Mode mode)
+    : FileSource(std::make_shared<const UniqueFd>(std::move(file)), mode) {}
+
+FileSource::FileSource(std::shared_ptr<const UniqueFd> file, Mode mode) : file_(std::move(file)), mode_(mode) {
   struct stat st {};
-  if (::fstat(file_.get(), &st) == 0) file_size_ = static_cast<std::uint64_t>(st.st_size);
+  if (::fstat(file_->get(), &st) == 0) file_size_ = static_cast<std::uint64_t>(st.st_size);
   if (mode_ == Mode::octet) {
     tsize_ = file_size_;
   } else {
@@ -76,7 +79,7 @@ std::error_code FileSource::count_netascii() {
   std::uint64_t offset = 0;
   std::uint64_t total = 0;
   for (;;) {
-    const ssize_t n = pread_full(file_.get(), buffer, offset);
+    const ssize_t n = pread_full(file_->get(), buffer, offset);
     if (n < 0) return last_error();
     if (n == 0) break;
     total += netascii::encoded_size(std::span(buffer).first(static_cast<std::size_t>(n)));
@@ -93,7 +96,7 @@ BlockRead FileSource::read_block(std::uint64_t index, std::span<std::byte> out) 
 BlockRead FileSource::read_octet(std::uint64_t index, std::span<std::byte> out) {
   const std::uint64_t offset = index * out.size();
   if (out.size() >= small_block || out.empty()) {
-    const ssize_t n = pread_full(file_.get(), out, offset);
+    const ssize_t n = pread_full(file_->get(), out, offset);
     if (n < 0) return read_error(last_error());
     return static_cast<std::size_t>(n);
   }
@@ -102,7 +105,7 @@ BlockRead FileSource::read_octet(std::uint64_t index, std::span<std::byte> out) 
   if (chunk_.size() != chunk_size || chunk_offset_ != chunk_offset) {
     chunk_.resize(chunk_size);
     chunk_bytes_ = 0;  // invalid until the read below succeeds
-    const ssize_t n = pread_full(file_.get(), chunk_, chunk_offset);
+    const ssize_t n = pread_full(file_->get(), chunk_, chunk_offset);
     if (n < 0) {
       chunk_.clear();
       return read_error(last_error());
@@ -125,7 +128,7 @@ BlockRead FileSource::read_netascii(std::uint64_t index, std::span<std::byte> ou
   std::size_t written = 0;
   while (written < out.size()) {
     const auto room = out.subspan(written);
-    const ssize_t n = pread_full(file_.get(), std::span(scratch_).first(room.size()), at.offset);
+    const ssize_t n = pread_full(file_->get(), std::span(scratch_).first(room.size()), at.offset);
     if (n < 0) return read_error(last_error());
     const auto progress = at.encoder.encode(std::span(scratch_).first(static_cast<std::size_t>(n)), room);
     written += progress.written;

@@ -17,6 +17,7 @@
 #include "support/pattern.hpp"
 #include "support/temp_dir.hpp"
 #include "tftp/posix/file_io.hpp"
+#include "tftp/posix/shared_files.hpp"
 
 namespace tftp::posix {
 namespace {
@@ -275,6 +276,39 @@ TEST(ErrorFor, MapsErrnoToTftpCodes) {
   EXPECT_EQ(error_for(std::make_error_code(std::errc::permission_denied)).code, ErrorCode::access_violation);
   EXPECT_EQ(error_for(std::make_error_code(std::errc::file_exists)).code, ErrorCode::file_exists);
   EXPECT_EQ(error_for(std::make_error_code(std::errc::io_error)).code, ErrorCode::not_defined);
+}
+
+// Readers of one file share one descriptor; a file renamed over is another inode with its own; once its
+// readers are gone the next one opens afresh. Sources over the shared descriptor read their own offsets.
+TEST_F(FileIoTest, ReadersOfOneFileShareOneDescriptor) {
+  write("boot", pattern_text(5000));
+  write("other", "x");
+  SharedFiles files;
+  auto first = files.share(open_read("boot"));
+  UniqueFd again = open_read("boot");
+  const int again_fd = again.get();
+  auto second = files.share(std::move(again));
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(::fcntl(again_fd, F_GETFD), -1);  // the second open was closed
+  EXPECT_NE(files.share(open_read("other")), first);
+  EXPECT_EQ(files.open_count(), 1U);  // "other" had no reader left
+
+  FileSource a(first, Mode::octet);
+  FileSource b(second, Mode::octet);
+  std::string block(512, '\0');
+  auto out = std::as_writable_bytes(std::span(block));
+  ASSERT_EQ(std::get<std::size_t>(b.read_block(3, out)), 512U);
+  EXPECT_EQ(block, pattern_text(5000).substr(3 * 512, 512));
+  ASSERT_EQ(std::get<std::size_t>(a.read_block(0, out)), 512U);
+  EXPECT_EQ(block, pattern_text(5000).substr(0, 512));
+
+  write("boot.new", "replaced");
+  fs::rename(path("boot.new"), path("boot"));
+  auto replaced = files.share(open_read("boot"));
+  EXPECT_NE(replaced, first);
+  first.reset();
+  second.reset();
+  EXPECT_EQ(files.open_count(), 2U);  // the sources still read the replaced inode, the new reader the new one
 }
 
 }  // namespace

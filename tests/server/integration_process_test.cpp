@@ -263,8 +263,9 @@ TEST(Program, RaisesItsOpenFilesLimitForMaxSessions) {
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
   ServerProcess server({"--listen", "127.0.0.1:0", "--max-sessions", "1000", "--workers", "3", dir.path().string()});
   ::setrlimit(RLIMIT_NOFILE, &saved);
-  // 3 per session, 64 for the rest, 8 for each further worker.
-  EXPECT_TRUE(server.wait_for_line("info limits max_sessions=1000 open_files=3080 sessions_it_holds=1000 workers=3"));
+  // 3 per session (a download needs 1), 64 for the rest, 8 for each further worker.
+  EXPECT_TRUE(server.wait_for_line(
+      "info limits max_sessions=1000 open_files=3080 sessions_it_holds=1000 downloads_it_holds=3000 workers=3"));
 }
 
 // ---- --blksize-max mtu on a 1500-byte link ------------------------------------------------------

@@ -127,7 +127,7 @@ ReadOpening DirectoryContent::open_read(const ContentRequest& request) {
   if (root == nullptr) return std::move(*refusal);
   auto opened = root->open_for_read(name);
   if (!opened) return refused(opened.error(), name);
-  auto source = std::make_unique<posix::FileSource>(std::move(*opened), request.mode);
+  auto source = std::make_unique<posix::FileSource>(shared_files_.share(std::move(*opened)), request.mode);
   // The netascii size is known only by reading the file once, on the thread that serves everyone: pay for
   // that only when asked, and only for a small file (a 256 MiB file took a second); a larger one's OACK
   // leaves tsize out, as RFC 2349 allows.

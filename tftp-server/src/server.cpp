@@ -32,7 +32,8 @@ namespace {
 // The first window where ACKs are easy to forge: a window of 8 blocks of 1468 still goes out whole.
 constexpr std::size_t guessable_port_first_window = 16 * 1024;
 
-// Open files per session (its socket, the file, an upload's directory), for the rest of the server
+// Open files per session at most (an upload: its socket, its file, its directory; a download needs only its
+// socket, as the readers of a file share its descriptor), for the rest of the server
 // (listeners, epoll, timers, logs), and for each further worker (its loop's epoll, eventfd and timerfd, its
 // listening sockets), for the RLIMIT_NOFILE the server raises itself to.
 constexpr std::uint64_t files_per_session = 3;
@@ -298,6 +299,8 @@ void Server::start() {
                         .add_number("max_sessions", std::to_string(config_.max_sessions))
                         .add_number("open_files", std::to_string(open_files_))
                         .add_number("sessions_it_holds", std::to_string(holds))
+                        .add_number("downloads_it_holds",
+                                    std::to_string(open_files_ > spare_files_ ? open_files_ - spare_files_ : 0))
                         .add_number("workers", std::to_string(workers_.size())));
   for (auto& worker : workers_) {
     worker->driver->start();

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,6 +36,9 @@ namespace tftp::posix {
 class FileSource final : public BlockSource {
  public:
   FileSource(UniqueFd file, Mode mode);
+  // Over a descriptor other sources may read too (pread keeps no offset): a boot storm's thousands of
+  // sessions of one file hold one descriptor, not thousands.
+  FileSource(std::shared_ptr<const UniqueFd> file, Mode mode);
 
   // The size to announce as tsize: the file size for octet, the encoded size for netascii when
   // count_netascii was called (otherwise none: the wire size is unknown until the file was read once).
@@ -55,7 +59,7 @@ class FileSource final : public BlockSource {
   BlockRead read_octet(std::uint64_t index, std::span<std::byte> out);
   BlockRead read_netascii(std::uint64_t index, std::span<std::byte> out);
 
-  UniqueFd file_;
+  std::shared_ptr<const UniqueFd> file_;
   Mode mode_;
   std::optional<std::uint64_t> tsize_;
   std::optional<std::uint64_t> file_size_;

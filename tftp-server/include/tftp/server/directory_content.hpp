@@ -14,6 +14,7 @@
 
 #include "tftp/server/remap.hpp"
 #include "tftp/posix/root.hpp"
+#include "tftp/posix/shared_files.hpp"
 #include "tftp/server/config.hpp"
 #include "tftp/server/log.hpp"
 #include "tftp/server_endpoint.hpp"
@@ -48,6 +49,7 @@ class DirectoryContent final : public ContentProvider {
   posix::Root root_;
   std::shared_ptr<const RemapRules> rules_in_force() const;
 
+  posix::SharedFiles shared_files_;  // one descriptor per file being read, whatever the number of readers
   mutable std::mutex rules_mutex_;  // the workers resolve names on their own threads while SIGHUP replaces them
   std::shared_ptr<const RemapRules> rules_;  // null without --map-file; replaced whole on SIGHUP
 };
