@@ -418,6 +418,43 @@ TEST(ClientScripted, StrangerPortMidwayGetsError5AndTheTransferGoesOn) {
   EXPECT_EQ(count_packets(at_socket(record, 1), Ack{2}), 1U);
 }
 
+// A window arrives back to back and is read in batches: a stranger's datagram among its DATA gets ERROR 5
+// and the blocks around it are all kept.
+TEST(ClientScripted, StrangerInsideAWindowGetsError5AndTheWindowIsKept) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    const auto stranger = s.open_socket();
+    s.send(tid, Oack{{{"blksize", "512"}, {"windowsize", "4"}}}, rrq.from);
+    s.expect(tid);  // ACK 0
+    s.send(tid, data_packet(1, 512, '1'), rrq.from);
+    s.send(tid, data_packet(2, 512, '2'), rrq.from);
+    s.send(stranger, data_packet(3, 7, 'z'), rrq.from);
+    s.send(tid, data_packet(3, 512, '3'), rrq.from);
+    s.send(tid, data_packet(4, 512, '4'), rrq.from);
+    s.expect(tid);  // ACK 4
+    s.send(tid, data_packet(5, 100, '5'), rrq.from);
+    s.expect(tid);  // ACK 5
+  });
+  auto settings = patient();
+  settings.block_size = 512;
+  settings.window_size = 4;
+  settings.tsize = false;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(read_text(dir / "f"), std::string(512, '1') + std::string(512, '2') + std::string(512, '3') +
+                                      std::string(512, '4') + std::string(100, '5'));
+  const auto to_stranger = at_socket(record, 2);
+  ASSERT_EQ(to_stranger.size(), 1U);
+  EXPECT_TRUE(is_error(to_stranger.front(), ErrorCode::unknown_transfer_id));
+  const auto acks = at_socket(record, 1);
+  ASSERT_EQ(acks.size(), 3U);
+  EXPECT_EQ(parsed(acks[1]), Packet(Ack{4}));
+  EXPECT_EQ(parsed(acks[2]), Packet(Ack{5}));
+}
+
 TEST(ClientScripted, ReplyFromTheListeningPortIsFollowedThere) {
   TempDir dir;
   ScriptedServer server([](ScriptedServer& s) {
