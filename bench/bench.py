@@ -132,7 +132,7 @@ def throughput(args, root, work, size):
     ports = {}
     processes = {}
     with contextlib.ExitStack() as stack:
-        for server in SERVERS:
+        for server in args.servers:
             if not interop.peer_available(server):
                 print(f"skip {server}: not installed")
                 continue
@@ -142,9 +142,9 @@ def throughput(args, root, work, size):
                 interop.running(interop.server_command(server, args, root, "127.0.0.1", port), "127.0.0.1", port))
             ports[server] = port
         for round_ in range(args.rounds):
-            for block, window in CONFIGS:
+            for block, window in args.configs:
                 for server in ports:
-                    for client in CLIENTS:
+                    for client in args.clients:
                         if not interop.peer_available(client):
                             continue
                         for op in ("get", "put"):
@@ -163,7 +163,7 @@ def throughput(args, root, work, size):
 def concurrency(args, root, work, count):
     """count simultaneous 4 MiB downloads at blksize 512 by the same client (tftp-hpa) from each server."""
     rows = []
-    for server in SERVERS:
+    for server in args.servers:
         if not interop.peer_available(server):
             continue
         port = interop.free_udp_port()
@@ -315,7 +315,7 @@ def report(args, size, results, conc, ceiling, lossy_size=None, lossy_results=No
                   "loopback.", "",
                   "| blksize/window | op | ours/ours | best peer pair | ratio | every pair (server <- client: MB/s) |",
                   "|---|---|---|---|---|---|"]
-        for block, window in CONFIGS:
+        for block, window in args.configs:
             for op in ("get", "put"):
                 cells = {}
                 for (server, client, o, b, w), runs in results.items():
@@ -357,6 +357,14 @@ def report(args, size, results, conc, ceiling, lossy_size=None, lossy_results=No
         f.write(text)
 
 
+def configs(text):
+    return [tuple(int(n) for n in item.split("/")) for item in text.split(",")]
+
+
+def names(text):
+    return text.split(",")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--server", required=True, help="path of tftp-server (a release build)")
@@ -371,6 +379,10 @@ def main():
     parser.add_argument("--only", choices=["throughput", "concurrency", "lossy"],
                         help="measure one section; the others are kept from the existing --output file")
     parser.add_argument("--limit", type=float, default=120, help="seconds before one transfer counts as stalled")
+    parser.add_argument("--configs", type=configs, default=CONFIGS,
+                        help="throughput configurations BLOCK/WINDOW, comma-separated (default: all)")
+    parser.add_argument("--servers", type=names, default=SERVERS, help="comma-separated, of " + ",".join(SERVERS))
+    parser.add_argument("--clients", type=names, default=CLIENTS, help="comma-separated, of " + ",".join(CLIENTS))
     args = parser.parse_args()
     size = args.size_mib * MIB
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None

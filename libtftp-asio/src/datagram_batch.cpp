@@ -1,19 +1,21 @@
-#include "datagram_batch.hpp"
+#include "tftp/asio/datagram_batch.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "local_address.hpp"
 
 namespace tftp::net {
 
 DatagramBatch::DatagramBatch(std::size_t count, std::size_t size, bool local_addresses)
     : size_(size),
       control_(local_addresses ? count * local_address_control_size : 0),
-      storage_(size * count),
+      storage_(std::make_unique_for_overwrite<std::byte[]>(size * count)),
       addresses_(count),
       vectors_(count),
       headers_(count) {
-  for (std::size_t i = 0; i < count; ++i) vectors_[i] = iovec{storage_.data() + i * size_, size_};
+  for (std::size_t i = 0; i < count; ++i) vectors_[i] = iovec{storage_.get() + i * size_, size_};
 }
 
 std::size_t DatagramBatch::receive(asio::ip::udp::socket& socket, std::error_code& ec) {
@@ -40,7 +42,7 @@ std::size_t DatagramBatch::receive(asio::ip::udp::socket& socket, std::error_cod
 }
 
 std::span<std::byte> DatagramBatch::datagram(std::size_t i) noexcept {
-  return {storage_.data() + i * size_, headers_[i].msg_len};
+  return {storage_.get() + i * size_, headers_[i].msg_len};
 }
 
 SocketAddress DatagramBatch::from(std::size_t i) const noexcept { return from_sockaddr(addresses_[i]); }

@@ -8,10 +8,10 @@
 
 #include <asio/ip/v6_only.hpp>
 
-#include "datagram_batch.hpp"
 #include "local_address.hpp"
 #include "system.hpp"
 #include "tftp/asio/address.hpp"
+#include "tftp/asio/datagram_batch.hpp"
 #include "tftp/asio/deadline_timer.hpp"
 #include "tftp/asio/endpoint.hpp"
 #include "tftp/asio/socket_buffers.hpp"
@@ -149,7 +149,7 @@ struct ServerDriver::Impl final : EndpointHost {
     }
   }
 
-  // Wait for the socket, then read what it holds in this handler, a batch at a time (datagram_batch.hpp).
+  // Wait for the socket, then read what it holds in this handler, a batch at a time (tftp/asio/datagram_batch.hpp).
   static void receive(const std::shared_ptr<Listener>& listener) {
     listener->socket.async_wait(udp::socket::wait_read, [listener](std::error_code ec) {
       if (ec == asio::error::operation_aborted || listener->owner == nullptr) return;

@@ -488,13 +488,6 @@ std::optional<Transmit> ServerEndpoint::poll_transmit(std::span<std::byte> out) 
     if (const auto size = session.machine([&](auto& m) { return m.poll_transmit(out); })) {
       return Transmit{session.socket(), session.client, session.source_address(), *size};
     }
-    // Everything that answered the last input is out: an upload may write the block it held back.
-    if (session.sink && session.receiver->outcome().running()) {
-      if (auto error = session.sink->after_transmit()) {
-        session.receiver->abort(std::move(*error));
-        continue;
-      }
-    }
     active_.pop_front();
     session.active = false;
     settle(session);

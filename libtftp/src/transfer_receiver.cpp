@@ -138,7 +138,7 @@ void Receiver::queue_ack(bool resend) noexcept {
 }
 
 std::optional<std::size_t> Receiver::transmit_data(std::span<std::byte> out) {
-  if (!ack_pending_) return std::nullopt;
+  if (!ack_pending_) return write_behind(out);
   ack_pending_ = false;
   const auto encoded = encode(Ack{static_cast<std::uint16_t>(next_)}, out);
   if (!encoded) {
@@ -153,6 +153,16 @@ std::optional<std::size_t> Receiver::transmit_data(std::span<std::byte> out) {
   }
   ack_resend_ = false;
   return *encoded;
+}
+
+// Everything that answered the last input is out (the driver drains poll_transmit): a sink may write
+// the block it held back. A failure is this input's answer: the ERROR is the next datagram.
+std::optional<std::size_t> Receiver::write_behind(std::span<std::byte> out) {
+  if (state_ != State::transferring) return std::nullopt;
+  auto error = sink_->after_transmit();
+  if (!error) return std::nullopt;
+  fail(errc::local_io_error, std::move(error));
+  return transmit_error(out);
 }
 
 }  // namespace tftp

@@ -1,7 +1,10 @@
 // The client against a scripted server on loopback that sends what no correct server sends: the exit
 // class, the packets the client sent back and the local file after each case.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include "client_test_support.hpp"
 #include "scripted_server.hpp"
@@ -175,6 +178,44 @@ TEST(ClientScripted, ADownloadBeyondMaxSizeIsRefusedAndLeavesNothing) {
   EXPECT_EQ(outcome.exit, Exit::local_error) << outcome.message;
   EXPECT_TRUE(has_error(record, 1, ErrorCode::disk_full));
   EXPECT_TRUE(list_dir(dir.path()).empty());
+}
+
+// A large block is written after its ACK went out (write-behind). When that write fails, the get still
+// ends with ERROR 3 to the server, exit 4 and the old file untouched. The file size limit stands in for a
+// full disk (EFBIG, SIGXFSZ ignored).
+TEST(ClientScripted, AFailedWriteBehindIsError3Exit4AndLeavesTheOldFile) {
+  TempDir dir;
+  write_file(dir / "f", "old");
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    s.send(tid, Oack{{{"blksize", "10000"}}}, rrq.from);
+    s.expect(tid);  // ACK 0
+    s.send(tid, data_packet(1, 10000, 'a'), rrq.from);
+    s.expect(tid);  // ACK 1, before the block is written
+    s.expect(tid);  // ERROR 3
+  });
+  auto settings = patient();
+  settings.block_size = 10000;
+  settings.window_size.reset();
+  settings.tsize = false;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 5000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::local_error) << outcome.message;
+  const auto sent = at_socket(record, 1);
+  ASSERT_EQ(sent.size(), 3U);
+  EXPECT_EQ(parsed(sent[1]), Packet(Ack{1}));
+  EXPECT_TRUE(is_error(sent[2], ErrorCode::disk_full));
+  EXPECT_EQ(read_text(dir / "f"), "old");
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"f"});
 }
 
 // ---- Server-controlled text -------------------------------------------------------------------------
@@ -375,6 +416,43 @@ TEST(ClientScripted, StrangerPortMidwayGetsError5AndTheTransferGoesOn) {
   ASSERT_EQ(to_stranger.size(), 1U);
   EXPECT_TRUE(is_error(to_stranger.front(), ErrorCode::unknown_transfer_id));
   EXPECT_EQ(count_packets(at_socket(record, 1), Ack{2}), 1U);
+}
+
+// A window arrives back to back and is read in batches: a stranger's datagram among its DATA gets ERROR 5
+// and the blocks around it are all kept.
+TEST(ClientScripted, StrangerInsideAWindowGetsError5AndTheWindowIsKept) {
+  TempDir dir;
+  ScriptedServer server([](ScriptedServer& s) {
+    const auto rrq = s.expect(0);
+    const auto tid = s.open_socket();
+    const auto stranger = s.open_socket();
+    s.send(tid, Oack{{{"blksize", "512"}, {"windowsize", "4"}}}, rrq.from);
+    s.expect(tid);  // ACK 0
+    s.send(tid, data_packet(1, 512, '1'), rrq.from);
+    s.send(tid, data_packet(2, 512, '2'), rrq.from);
+    s.send(stranger, data_packet(3, 7, 'z'), rrq.from);
+    s.send(tid, data_packet(3, 512, '3'), rrq.from);
+    s.send(tid, data_packet(4, 512, '4'), rrq.from);
+    s.expect(tid);  // ACK 4
+    s.send(tid, data_packet(5, 100, '5'), rrq.from);
+    s.expect(tid);  // ACK 5
+  });
+  auto settings = patient();
+  settings.block_size = 512;
+  settings.window_size = 4;
+  settings.tsize = false;
+  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
+  const auto record = server.finish();
+  EXPECT_EQ(outcome.exit, Exit::success) << outcome.message;
+  EXPECT_EQ(read_text(dir / "f"), std::string(512, '1') + std::string(512, '2') + std::string(512, '3') +
+                                      std::string(512, '4') + std::string(100, '5'));
+  const auto to_stranger = at_socket(record, 2);
+  ASSERT_EQ(to_stranger.size(), 1U);
+  EXPECT_TRUE(is_error(to_stranger.front(), ErrorCode::unknown_transfer_id));
+  const auto acks = at_socket(record, 1);
+  ASSERT_EQ(acks.size(), 3U);
+  EXPECT_EQ(parsed(acks[1]), Packet(Ack{4}));
+  EXPECT_EQ(parsed(acks[2]), Packet(Ack{5}));
 }
 
 TEST(ClientScripted, ReplyFromTheListeningPortIsFollowedThere) {

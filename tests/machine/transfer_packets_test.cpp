@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim_link.hpp"
@@ -329,6 +330,40 @@ TEST_F(ReceiverFixture, SinkErrorIsSentToThePeer) {
   feed(receiver, data(1, "abc"), t0 + 1ms);
   EXPECT_EQ(drain(receiver), std::vector<std::string>{error(3, "Disk full")});
   EXPECT_EQ(receiver.outcome().error, errc::local_io_error);
+}
+
+// Write-behind: a sink that holds each block until the datagrams answering it are out (a copy here).
+class HoldingSink final : public BlockSink {
+ public:
+  std::optional<Error> write_block(std::uint64_t, std::span<const std::byte> bytes) override {
+    held = text_of(bytes);
+    return std::nullopt;
+  }
+  std::optional<Error> after_transmit() override {
+    if (fail) return Error{ErrorCode::disk_full, "Disk full"};
+    written += std::exchange(held, {});
+    return std::nullopt;
+  }
+  std::string held;
+  std::string written;
+  bool fail = false;
+};
+
+TEST_F(ReceiverFixture, AHeldBlockIsWrittenOnceItsAckIsOutAndItsFailureIsSentNext) {
+  HoldingSink holding;
+  auto receiver = Receiver::serve_write(negotiate({}, {}, Direction::write, std::nullopt), holding, config, t0);
+  EXPECT_EQ(drain(receiver), std::vector<std::string>{ack(0)});
+  feed(receiver, data(1, std::string(512, '1')), t0 + 1ms);
+  std::vector<std::byte> buffer(transmit_buffer_size);
+  ASSERT_TRUE(receiver.poll_transmit(buffer));  // ACK 1
+  EXPECT_TRUE(holding.written.empty());
+  EXPECT_FALSE(receiver.poll_transmit(buffer));
+  EXPECT_EQ(holding.written, std::string(512, '1'));
+  holding.fail = true;
+  feed(receiver, data(2, std::string(512, '2')), t0 + 2ms);
+  EXPECT_EQ(drain(receiver), (std::vector<std::string>{ack(2), error(3, "Disk full")}));
+  EXPECT_EQ(receiver.outcome().error, errc::local_io_error);
+  EXPECT_TRUE(receiver.is_finished());
 }
 
 TEST_F(ReceiverFixture, ServerWithOackWaitsForDataOne) {

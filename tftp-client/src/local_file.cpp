@@ -82,6 +82,8 @@ std::unique_ptr<Download> Download::open(const std::string& local, Mode mode, st
   download->file_.emplace(posix::AtomicFile::create(path, {.mode = mode_for(path)}, ec));
   if (ec) return nullptr;
   download->sink_.emplace(*download->file_, mode, limit);
+  // Write-behind: the ACK of a large block leaves before its write, which then overlaps the next DATA.
+  download->sink_->hold_large_blocks(true);
   return download;
 }
 

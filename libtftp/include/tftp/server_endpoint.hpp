@@ -92,9 +92,6 @@ struct ReadContent {
 class UploadSink : public BlockSink {
  public:
   virtual void abort() noexcept = 0;
-  // Called once the datagrams that answered the last input were handed out: a sink that holds a block's
-  // bytes (write-behind) writes them now. An Error ends the transfer with it.
-  virtual std::optional<Error> after_transmit() { return std::nullopt; }
 };
 
 struct WriteContent {

@@ -62,11 +62,16 @@ class BlockSource {
 
 // Where the received file goes. write_block is called exactly once per block, in order (index 0, 1, ...),
 // before that block is acknowledged; the last block is shorter than the block size (possibly empty).
+// A sink may hold a block's bytes instead of writing them (write-behind, so that the write overlaps the
+// peer's next DATA): they stay valid until after_transmit(), which the Receiver calls once poll_transmit
+// has handed out everything that answered the input that delivered the block (the ACK goes out first).
 class BlockSink {
  public:
   virtual ~BlockSink() = default;
   // An Error is sent to the peer (e.g. ERROR 3 "Disk full") and fails the transfer with errc::local_io_error.
   virtual std::optional<Error> write_block(std::uint64_t index, std::span<const std::byte> bytes) = 0;
+  // Writes a held block now; an Error fails the transfer as write_block's does.
+  virtual std::optional<Error> after_transmit() { return std::nullopt; }
   // Called once after the last block was written and before the final ACK: flush, close, report late errors
   // (a netascii decoder's pending CR, a failed fsync) while the peer can still be told.
   virtual std::optional<Error> finish() { return std::nullopt; }
@@ -188,6 +193,7 @@ class Receiver final : public detail::TransferBase {
       : TransferBase(config, now, "Unexpected packet for a receiver"), sink_(&sink) {}
   void step(const detail::TransferInput& input) override;
   std::optional<std::size_t> transmit_data(std::span<std::byte> out) override;
+  std::optional<std::size_t> write_behind(std::span<std::byte> out);
   void start_receiving(bool send_ack0);
   void handle_data(std::uint16_t block, std::span<const std::byte> payload);
   void deliver(std::span<const std::byte> payload);

@@ -140,11 +140,12 @@ class FileSink final : public BlockSink {
 
   // Write-behind for large octet blocks (tftpd-hpa does the same): write_block only holds the block (its
   // bytes are not copied and must stay valid until the next call on this sink), and write_held() writes it
-  // once the driver has sent the ACK, so the write overlaps the client's next DATA. The next write_block
-  // and finish() write a held block first. A failure then shows in write_held(): ERROR 3 or 0, after the
-  // ACK of that block, which only moves the failure one block.
+  // once the ACK is out (the Receiver calls after_transmit), so the write overlaps the peer's next DATA. The
+  // next write_block and finish() write a held block first. A failure then shows in write_held(): ERROR 3
+  // or 0, after the ACK of that block, which only moves the failure one block.
   void hold_large_blocks(bool on) noexcept { hold_ = on; }
   std::optional<Error> write_held();
+  std::optional<Error> after_transmit() override { return write_held(); }
 
   std::uint64_t written() const noexcept { return written_; }
   // The local error behind a failure (for logs), if any.

@@ -5,23 +5,26 @@
 // Why: every read then happens in the driver's code, in order, never in the reactor on its behalf. The
 // server relies on that: a client's last ACK, queued on a session's socket, must be read before a new
 // request from the same port on the listening socket is judged (an async_receive may already have read
-// the ACK into its buffer with its completion not yet run). It also takes a window of DATA in fewer calls.
-// The cost is the same as async_receive_from's: asio re-arms the descriptor for a wait (epoll_ctl) where
-// a receive first tries a read that, in lock-step, fails.
+// the ACK into its buffer with its completion not yet run). It also takes a window of DATA in fewer calls
+// (the client's downloads). The cost is the same as async_receive_from's: asio re-arms the descriptor for
+// a wait (epoll_ctl) where a receive first tries a read that, in lock-step, fails.
 //
 // The loop that uses it: wait; receive; handle each datagram; if the batch came back full (or with a
 // deferred socket error), receive again, else wait again.
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstddef>
+#include <memory>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <vector>
 
 #include <asio/ip/udp.hpp>
 
-#include "local_address.hpp"
+#include "tftp/address.hpp"
 
 namespace tftp::net {
 
@@ -33,7 +36,7 @@ class DatagramBatch {
   DatagramBatch(std::size_t count, std::size_t size, bool local_addresses = false);
   DatagramBatch(const DatagramBatch&) = delete;
   DatagramBatch& operator=(const DatagramBatch&) = delete;
-  // The headers point into the vectors' heap storage, which a move keeps in place.
+  // The headers point into the heap storage, which a move keeps in place.
   DatagramBatch(DatagramBatch&&) noexcept = default;
   DatagramBatch& operator=(DatagramBatch&&) noexcept = default;
 
@@ -55,7 +58,7 @@ class DatagramBatch {
  private:
   std::size_t size_;
   std::vector<unsigned char> control_;  // local_address_control_size per datagram, or empty
-  std::vector<std::byte> storage_;
+  std::unique_ptr<std::byte[]> storage_;  // not zeroed: a slot's pages are touched only by what arrives
   std::vector<sockaddr_storage> addresses_;
   std::vector<iovec> vectors_;
   std::vector<mmsghdr> headers_;
