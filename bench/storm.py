@@ -145,8 +145,9 @@ def table(name, s, rows, notes, now):
             failures += f", mismatched: {r['mismatched']}"
         if r["server_exited"] is not None:
             failures += f" (the server exited with {r['server_exited']})"
-        lines.append(f"| {r['server']} | {r['clients']} | {r['exact']} | {failures} | {r['p50']:.2f} | "
-                     f"{r['p90']:.2f} | {r['p99']:.2f} | {r['max']:.2f} | {r['server_cpu']:.1f} | "
+        # Percentiles of the clients that completed: none completed, none to show.
+        times = " | ".join(f"{r[q]:.2f}" if r["exact"] else "-" for q in ("p50", "p90", "p99", "max"))
+        lines.append(f"| {r['server']} | {r['clients']} | {r['exact']} | {failures} | {times} | {r['server_cpu']:.1f} | "
                      f"{per_block(r):.1f} | {r['peak_kib'] / 1024:.1f} | {r['peak_kib'] / r['clients']:.1f} |")
     return lines + [""]
 
