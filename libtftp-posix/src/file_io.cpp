@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <random>
 
@@ -288,6 +290,26 @@ std::error_code AtomicFile::write(std::span<const std::byte> bytes) {
   return {};
 }
 
+// One writev; whatever a short write left goes out with plain writes.
+std::error_code AtomicFile::write(std::span<const std::span<const std::byte>> pieces) {
+  std::vector<iovec> vectors;
+  vectors.reserve(pieces.size());
+  for (const auto& piece : pieces) vectors.push_back(iovec{const_cast<std::byte*>(piece.data()), piece.size()});
+  const auto count = static_cast<int>(std::min<std::size_t>(vectors.size(), IOV_MAX));
+  ssize_t n = 0;
+  do {
+    n = ::writev(file_.get(), vectors.data(), count);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return last_error();
+  auto done = static_cast<std::size_t>(n);
+  for (const auto& piece : pieces) {
+    const std::size_t skip = std::min(done, piece.size());
+    done -= skip;
+    if (const auto ec = write(piece.subspan(skip))) return ec;
+  }
+  return {};
+}
+
 std::error_code AtomicFile::commit() {
   if (committed_ || !file_) return std::make_error_code(std::errc::bad_file_descriptor);
   if (::fchmod(file_.get(), options_.mode) != 0) return last_error();
@@ -347,12 +369,16 @@ FileSink::FileSink(AtomicFile& file, Mode mode, std::optional<std::uint64_t> lim
     : file_(&file), mode_(mode), limit_(limit) {}
 
 std::optional<Error> FileSink::write_block(std::uint64_t, std::span<const std::byte> bytes) {
-  if (auto error = write_held()) return error;
-  if (mode_ == Mode::octet && hold_ && bytes.size() >= small_block) {
-    if (limit_ && written_ + bytes.size() > *limit_) return write(bytes);  // refused now, as unheld
+  // Beyond the limit a block is refused now, as unheld.
+  const bool hold = mode_ == Mode::octet && hold_ && bytes.size() >= small_block &&
+                    !(limit_ && written_ + bytes.size() > *limit_);
+  if (!hold || !keep_) {
+    if (auto error = write_held()) return error;
+  }
+  if (hold) {
     if (auto error = flush()) return error;
     written_ += bytes.size();
-    held_ = bytes;
+    held_.push_back(bytes);
     return std::nullopt;
   }
   if (mode_ == Mode::octet) return write(bytes);
@@ -364,7 +390,7 @@ std::optional<Error> FileSink::write_block(std::uint64_t, std::span<const std::b
 std::optional<Error> FileSink::write_held() {
   if (held_.empty()) return std::nullopt;
   const auto ec = file_->write(held_);
-  held_ = {};
+  held_.clear();
   if (ec) return io_error(ec);
   return std::nullopt;
 }

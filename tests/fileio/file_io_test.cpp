@@ -151,6 +151,64 @@ TEST_F(FileIoTest, AFailedHeldWriteIsError3AndLeavesNothing) {
   EXPECT_TRUE(entries().empty());  // the temporary file is gone
 }
 
+// keep_held: a batch's blocks stay held through after_transmit until the driver turns it off; then one
+// after_transmit writes them in order. A small block (the last) writes what is held first.
+TEST_F(FileIoTest, KeptBlocksAreWrittenTogetherWhenTheBatchEnds) {
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::octet);
+  sink.hold_large_blocks(true);
+  const std::string content = pattern_text(5 * 9000 + 100);
+  const auto written = [&] {
+    struct stat st {};
+    ::fstat(file.fd(), &st);
+    return static_cast<std::uintmax_t>(st.st_size);
+  };
+  const auto slice = [&](std::size_t at, std::size_t size) { return byte_view(content).subspan(at, size); };
+  sink.keep_held(true);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    EXPECT_FALSE(sink.write_block(i, slice(i * 9000, 9000)));
+    EXPECT_FALSE(sink.after_transmit());
+  }
+  EXPECT_EQ(written(), 0U);
+  sink.keep_held(false);
+  EXPECT_FALSE(sink.after_transmit());
+  EXPECT_EQ(written(), 27000U);
+  sink.keep_held(true);
+  EXPECT_FALSE(sink.write_block(3, slice(27000, 9000)));
+  EXPECT_FALSE(sink.write_block(4, slice(36000, 9000)));
+  EXPECT_FALSE(sink.write_block(5, slice(45000, 100)));
+  EXPECT_EQ(written(), 45000U);
+  EXPECT_FALSE(sink.finish());
+  EXPECT_EQ(read("dest"), content);
+}
+
+TEST_F(FileIoTest, AFailedWriteOfKeptBlocksIsError3AndLeavesNothing) {
+  std::error_code ec;
+  auto file = AtomicFile::create(path("dest"), {}, ec);
+  ASSERT_FALSE(ec);
+  FileSink sink(file, Mode::octet);
+  sink.hold_large_blocks(true);
+  sink.keep_held(true);
+  const std::string block = pattern_text(9000);
+  EXPECT_FALSE(sink.write_block(0, byte_view(block)));
+  EXPECT_FALSE(sink.write_block(1, byte_view(block)));
+  sink.keep_held(false);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 10000;  // the writev stops short; the rest fails with EFBIG
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto failed = sink.after_transmit();
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->code, ErrorCode::disk_full);
+  EXPECT_TRUE(entries().empty());
+}
+
 TEST_F(FileIoTest, NetasciiSourceEncodesAndRereadsTheSameBytes) {
   const std::string local = "line one\nline two\r\n\n\rend\r";
   const std::string expected("line one\r\nline two\r\0\r\n\r\n\r\0end\r\0", 31);

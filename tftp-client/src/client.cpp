@@ -114,8 +114,9 @@ std::optional<Report> open_link(Link& link, const Target& target, const Settings
 
 // Runs the machine; fills what every outcome has. nullopt: the machine's outcome decides.
 template <class Machine>
-std::optional<Report> run(Link& link, Machine& machine, const Hooks& hooks, std::optional<std::uint64_t> total) {
-  detail::TransferDriver<Machine> driver(link.io, link.socket, link.server, machine, hooks, total);
+std::optional<Report> run(Link& link, Machine& machine, const Hooks& hooks, std::optional<std::uint64_t> total,
+                          posix::FileSink* sink = nullptr) {
+  detail::TransferDriver<Machine> driver(link.io, link.socket, link.server, machine, hooks, total, sink);
   const auto end = driver.run();
   if (end.socket_error) return failure(Exit::timed_out, fmt::format("network error: {}", end.socket_error.message()));
   if (end.interrupted) return failure(Exit::interrupted, "interrupted");
@@ -155,7 +156,7 @@ Report get(const Target& target, const Settings& settings, const Hooks& hooks) {
   const auto ask_tsize = settings.mode == Mode::octet ? std::optional<std::uint64_t>(0) : std::nullopt;
   Rrq request{target.remote, settings.mode, request_options(settings, ask_tsize)};
   auto machine = Receiver::client_read(std::move(request), download->sink(), config_for(settings), Clock::now());
-  auto outcome = run(link, machine, hooks, std::nullopt);
+  auto outcome = run(link, machine, hooks, std::nullopt, &download->sink());
   if (!outcome && !machine.outcome().completed()) {
     const auto local = download->failure() ? download->failure().message() : "cannot write";
     outcome = classify(machine.outcome(), target, settings, local);

@@ -27,7 +27,7 @@ class Download {
   Download& operator=(const Download&) = delete;
   ~Download();
 
-  BlockSink& sink() { return *sink_; }
+  posix::FileSink& sink() { return *sink_; }
   std::uint64_t written() const { return sink_->written(); }
   std::error_code failure() const { return sink_->failure(); }
   // After the transfer completed: stdout gets the bytes now; a file is already in place.

@@ -9,8 +9,9 @@
 //
 // A get with a window reads what is queued behind the datagram that woke it a batch at a time
 // (tftp/asio/datagram_batch.hpp): a window of DATA costs a few system calls, not a wake-up and a read each.
-// Every datagram is still one input; a block the sink holds back (write-behind) is written while
-// poll_transmit is drained, after the ACK went out and before the next read reuses its buffer.
+// Every datagram is still one input. The get's FileSink holds the large blocks of all of them (keep_held)
+// and writes them, with one writev, only after the last was fed and its ACK went out: the server sends the
+// next window while the client writes, and the buffers are reused only after that.
 //
 // A get ends when the Receiver's outcome is completed: the client does not dally after its final ACK
 // (as tftp-hpa, atftp and curl do not). The file is already committed then; a server whose final ACK was
@@ -33,6 +34,7 @@
 #include "tftp/asio/datagram_batch.hpp"
 #include "tftp/asio/deadline_timer.hpp"
 #include "tftp/asio/endpoint.hpp"
+#include "tftp/posix/file_io.hpp"
 #include "tftp/transfer.hpp"
 
 namespace tftp::client::detail {
@@ -51,9 +53,11 @@ struct DriverEnd {
 template <class Machine>
 class TransferDriver {
  public:
+  // sink: a get's, which keeps what it holds while a batch is fed; none for a put.
   TransferDriver(asio::io_context& io, asio::ip::udp::socket& socket, asio::ip::udp::endpoint server, Machine& machine,
-          const Hooks& hooks, std::optional<std::uint64_t> total)
-      : io_(io), socket_(socket), server_(server), machine_(machine), hooks_(hooks), total_(total), timer_(io.get_executor()),
+          const Hooks& hooks, std::optional<std::uint64_t> total, posix::FileSink* sink = nullptr)
+      : io_(io), socket_(socket), server_(server), machine_(machine), hooks_(hooks), total_(total), sink_(sink),
+        timer_(io.get_executor()),
         signals_(io, SIGINT, SIGTERM), start_(Clock::now()), receive_buffer_(receive_datagram_size),
         batch_(receive_batch_count, receive_datagram_size),
         transmit_buffer_(transmit_buffer_size) {}
@@ -86,8 +90,10 @@ class TransferDriver {
     if (ec == asio::error::operation_aborted || stopped_) return;
     // An ICMP error from an earlier datagram (e.g. to a stranger) says nothing about this transfer.
     if (ec && ec != asio::error::connection_refused) return fail_locally(ec);
+    keep_held();
     if (!ec) on_datagram(with_error_terminated(std::span(receive_buffer_).first(size)));
     if (!done() && windowed()) read_queued();
+    write_held();
     if (!done()) receive();
   }
 
@@ -110,7 +116,21 @@ class TransferDriver {
       if (ec && ec != asio::error::connection_refused) return fail_locally(ec);
       // A full batch, or a reported ICMP error, may have more queued behind it.
       if (count < batch_.capacity() && !ec) return;
+      write_held();  // before the next read reuses the buffers
+      keep_held();
     }
+  }
+
+  // A get's sink holds the blocks of the datagrams fed from now on...
+  void keep_held() {
+    if (sink_ != nullptr) sink_->keep_held(true);
+  }
+
+  // ...until one more drain of poll_transmit, where the Receiver lets it write them (after_transmit).
+  void write_held() {
+    if (sink_ == nullptr) return;
+    sink_->keep_held(false);
+    flush();
   }
 
   // Some servers end an ERROR's message without its NUL. The ERROR still says why the server stopped, so it
@@ -220,6 +240,7 @@ class TransferDriver {
   Machine& machine_;
   const Hooks& hooks_;
   std::optional<std::uint64_t> total_;
+  posix::FileSink* sink_;
   net::DeadlineTimer timer_;
   asio::signal_set signals_;
   Clock::time_point start_;

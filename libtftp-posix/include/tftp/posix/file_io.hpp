@@ -98,6 +98,7 @@ class AtomicFile {
   // gets a name only when committed, so a process killed meanwhile leaves nothing).
   const std::string& temp_name() const noexcept { return temp_; }
   std::error_code write(std::span<const std::byte> bytes);  // appends, retrying short writes
+  std::error_code write(std::span<const std::span<const std::byte>> pieces);  // the same, with one writev
   std::error_code commit();
   // Removes the temporary file now (also done by the destructor).
   void discard() noexcept;
@@ -139,13 +140,18 @@ class FileSink final : public BlockSink {
   std::optional<Error> finish() override;
 
   // Write-behind for large octet blocks (tftpd-hpa does the same): write_block only holds the block (its
-  // bytes are not copied and must stay valid until the next call on this sink), and write_held() writes it
-  // once the ACK is out (the Receiver calls after_transmit), so the write overlaps the peer's next DATA. The
-  // next write_block and finish() write a held block first. A failure then shows in write_held(): ERROR 3
-  // or 0, after the ACK of that block, which only moves the failure one block.
+  // bytes are not copied and must stay valid until it is written), and write_held() writes it once the ACK
+  // is out (the Receiver calls after_transmit), so the write overlaps the peer's next DATA. The next
+  // write_block and finish() write a held block first. A failure then shows in write_held(): ERROR 3 or 0,
+  // after the ACK of that block, which only moves the failure a few blocks.
   void hold_large_blocks(bool on) noexcept { hold_ = on; }
+  // For a driver that reads several datagrams at once: while on, held blocks accumulate and after_transmit
+  // keeps them, so that the ACK of the last one goes out before any is written. Once it is turned off, the
+  // next after_transmit (poll_transmit drained again) writes them all with one writev; their buffers must
+  // not be reused before.
+  void keep_held(bool on) noexcept { keep_ = on; }
   std::optional<Error> write_held();
-  std::optional<Error> after_transmit() override { return write_held(); }
+  std::optional<Error> after_transmit() override { return keep_ ? std::nullopt : write_held(); }
 
   std::uint64_t written() const noexcept { return written_; }
   // The local error behind a failure (for logs), if any.
@@ -163,7 +169,8 @@ class FileSink final : public BlockSink {
   std::vector<std::byte> decoded_;
   std::vector<std::byte> pending_;  // accepted bytes not yet written (reserved once, on the first small block)
   bool hold_ = false;
-  std::span<const std::byte> held_;  // a large block accepted and not yet written (hold_large_blocks)
+  bool keep_ = false;
+  std::vector<std::span<const std::byte>> held_;  // large blocks accepted and not yet written, in order
   std::uint64_t written_ = 0;
   std::error_code failure_;
 };
