@@ -1,12 +1,11 @@
 // The client against a scripted server on loopback that sends what no correct server sends: the exit
 // class, the packets the client sent back and the local file after each case.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <csignal>
 
 #include "client_test_support.hpp"
+#include "support/file_size_limit.hpp"
 #include "scripted_server.hpp"
 #include "tftp/client/client.hpp"
 
@@ -199,15 +198,11 @@ TEST(ClientScripted, AFailedWriteBehindIsError3Exit4AndLeavesTheOldFile) {
   settings.block_size = 10000;
   settings.window_size.reset();
   settings.tsize = false;
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 5000;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto outcome = client::get(target_at(server.port(), "f", dir / "f"), settings);
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, old_handler);
+  const auto outcome = [&] {
+    FileSizeLimit limit(5000);
+    EXPECT_TRUE(limit.active());
+    return client::get(target_at(server.port(), "f", dir / "f"), settings);
+  }();
   const auto record = server.finish();
   EXPECT_EQ(outcome.exit, Exit::local_error) << outcome.message;
   const auto sent = at_socket(record, 1);

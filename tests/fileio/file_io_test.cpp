@@ -4,15 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <filesystem>
 #include <string>
 
 #include "support/bytes.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/files.hpp"
 #include "support/pattern.hpp"
 #include "support/temp_dir.hpp"
@@ -135,16 +134,14 @@ TEST_F(FileIoTest, AFailedHeldWriteIsError3AndLeavesNothing) {
   FileSink sink(file, Mode::octet);
   sink.hold_large_blocks(true);
   const std::string block = pattern_text(20000);
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 10000;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto accepted = sink.write_block(0, byte_view(block));
-  const auto failed = sink.write_held();
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, old_handler);
+  std::optional<Error> accepted;
+  std::optional<Error> failed;
+  {
+    test::FileSizeLimit limit(10000);
+    ASSERT_TRUE(limit.active());
+    accepted = sink.write_block(0, byte_view(block));
+    failed = sink.write_held();
+  }
   EXPECT_FALSE(accepted);
   ASSERT_TRUE(failed);
   EXPECT_EQ(failed->code, ErrorCode::disk_full);
@@ -195,15 +192,12 @@ TEST_F(FileIoTest, AFailedWriteOfKeptBlocksIsError3AndLeavesNothing) {
   EXPECT_FALSE(sink.write_block(0, byte_view(block)));
   EXPECT_FALSE(sink.write_block(1, byte_view(block)));
   sink.keep_held(false);
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 10000;  // the writev stops short; the rest fails with EFBIG
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto failed = sink.after_transmit();
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, old_handler);
+  std::optional<Error> failed;
+  {
+    test::FileSizeLimit limit(10000);  // the writev stops short; the rest fails with EFBIG
+    ASSERT_TRUE(limit.active());
+    failed = sink.after_transmit();
+  }
   ASSERT_TRUE(failed);
   EXPECT_EQ(failed->code, ErrorCode::disk_full);
   EXPECT_TRUE(entries().empty());

@@ -294,13 +294,13 @@ void Server::start() {
   if (const auto removed = content_->remove_stale_uploads(); removed > 0) {
     server_log_.write(LogEvent{LogLevel::warning, "stale-uploads", {}}.add_number("removed", std::to_string(removed)));
   }
-  const std::uint64_t holds = open_files_ > spare_files_ ? (open_files_ - spare_files_) / files_per_session : 0;
+  const std::uint64_t for_sessions = open_files_ > spare_files_ ? open_files_ - spare_files_ : 0;
+  const std::uint64_t holds = for_sessions / files_per_session;
   server_log_.write(LogEvent{holds < config_.max_sessions ? LogLevel::warning : LogLevel::info, "limits", {}}
                         .add_number("max_sessions", std::to_string(config_.max_sessions))
                         .add_number("open_files", std::to_string(open_files_))
                         .add_number("sessions_it_holds", std::to_string(holds))
-                        .add_number("downloads_it_holds",
-                                    std::to_string(open_files_ > spare_files_ ? open_files_ - spare_files_ : 0))
+                        .add_number("downloads_it_holds", std::to_string(for_sessions))
                         .add_number("workers", std::to_string(workers_.size())));
   for (auto& worker : workers_) {
     worker->driver->start();
