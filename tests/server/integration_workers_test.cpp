@@ -89,6 +89,9 @@ TEST(Workers, TheSessionLimitIsExactOverBothAndAFloodEvictsAcrossThem) {
   EXPECT_EQ(got.failure, "");
   EXPECT_FALSE(got.error);
   EXPECT_EQ(got.bytes, content);
+  // The session it took the place of may be the other worker's, which ends it (and logs it) on its own
+  // thread: wait, bounded, for that line, then count exactly.
+  EXPECT_TRUE(server.wait_for_lines("evicted", 301));
   EXPECT_EQ(count_lines(server, "evicted"), 301U);
   EXPECT_EQ(count_lines(server, "server busy"), 0U);
 }
